@@ -1,0 +1,58 @@
+/**
+ * `@bpf-dispatcher/x86`: a small, synchronous, dependency-free x86-64 encoder for JITs.
+ *
+ * Write code into a {@link CodeBuffer} with one function per instruction form
+ * (`cmp(buf, 'rdx', -1)`, `jcc(buf, 'e', target)`, ...), bind labels, and `finish()`.
+ * The decoder/listing lives in the `@bpf-dispatcher/x86/disasm` subpath.
+ */
+export { CodeBuffer, addressToBigInt, type Address, type Fixup, type Label, type Target } from './code-buffer.js';
+export { fitsInt8, fitsInt32, type Imm } from './encoding.js';
+export {
+  BpfDispatcherError,
+  DisplacementRangeError,
+  ImmediateRangeError,
+  LabelError,
+  OperandError,
+  X86Error,
+  type X86ErrorCode,
+} from './errors.js';
+export { type Mem, byte, dword, isMem, ptr, qword, word } from './memory.js';
+export { MAX_NOP, NOP5, P6_NOPS } from './nops.js';
+export type { RM } from './operands.js';
+export {
+  GP8,
+  GP16,
+  GP32,
+  GP64,
+  type Gp,
+  type Gp8,
+  type Gp16,
+  type Gp32,
+  type Gp64,
+  type Width,
+  asGp64,
+  isGp,
+} from './registers.js';
+export {
+  ALU_OPS,
+  SHIFT_OPS,
+  type AluOp,
+  type ShiftOp,
+  add,
+  alu,
+  aluImm32,
+  and,
+  cmp,
+  dec,
+  inc,
+  or,
+  shift,
+  sub,
+  test,
+  xor,
+} from './instructions/alu.js';
+export { type BranchForm, call, jcc, jmp, ret } from './instructions/branch.js';
+export { CANONICAL_CONDITIONS, CONDITIONS, type Condition, conditionCode } from './instructions/conditions.js';
+export { int3, lfence, mfence, nop5, pause, pop, push, rdtsc, rdtscp } from './instructions/misc.js';
+export { cmovcc, lea, lockXadd, mov, movabs, movzx, setcc, xchg } from './instructions/mov.js';
+export { type IndirectOptions, indirectCall, indirectJump, retpolineThunk } from './instructions/retpoline.js';

@@ -1,0 +1,141 @@
+import type { CodeBuffer } from '../code-buffer.js';
+import { type Imm, emitImm, emitModRm, emitSizePrefix, fitsInt8, immValue } from '../encoding.js';
+import { OperandError } from '../errors.js';
+import { isMem, memWidth } from '../memory.js';
+import { type RM, commonWidth, describe, isRex8, rmInfo } from '../operands.js';
+import type { Width } from '../registers.js';
+
+/** The eight classic ALU operations and their ModRM /digit (Intel SDM: ADD, OR, AND, SUB, XOR, CMP). */
+export const ALU_OPS = Object.freeze({ add: 0, or: 1, and: 4, sub: 5, xor: 6, cmp: 7 } as const);
+/** One of the ALU operations. */
+export type AluOp = keyof typeof ALU_OPS;
+
+/**
+ * Emit an ALU instruction `op dst, src` (ADD/OR/AND/SUB/XOR/CMP):
+ * `r/m, reg` (opcode 01/09/21/29/31/39), `reg, r/m` (03/...) or `r/m, imm`, where the
+ * immediate takes the short sign-extended imm8 form (83 /digit ib) whenever it fits and
+ * the imm32 form (81 /digit id) otherwise. For 64-bit operands the imm32 is sign-extended.
+ * @throws ImmediateRangeError if the immediate does not fit.
+ * @throws OperandError for mismatched widths or memory-to-memory forms.
+ */
+export function alu(buf: CodeBuffer, op: AluOp, dst: RM, src: RM | Imm): void {
+  if (typeof src === 'number' || typeof src === 'bigint') {
+    aluImm(buf, op, dst, src, fitsInt8(src) ? 8 : 32);
+    return;
+  }
+  const digit = ALU_OPS[op];
+  const d = rmInfo(dst, op);
+  const s = rmInfo(src, op);
+  const bits = commonWidth(d, s, op);
+  const byteOp = bits === 8 ? 0 : 1;
+  emitSizePrefix(buf, bits);
+  if (!isMem(s)) {
+    // op r/m, reg
+    emitModRm(buf, bits === 64, (digit << 3) | byteOp, s.id, d, isRex8(s, bits) || isRex8(d, bits));
+  } else if (!isMem(d)) {
+    // op reg, r/m
+    emitModRm(buf, bits === 64, (digit << 3) | 2 | byteOp, d.id, s, isRex8(d, bits));
+  } else {
+    throw new OperandError(`${op}: x86 has no memory-to-memory form (${describe(dst)}, ${describe(src)})`);
+  }
+}
+
+/**
+ * Emit `op r/m, imm` in the explicit imm32 form (81 /digit id; 8-bit operands 80 /digit ib),
+ * even when the value would fit an imm8. The dispatcher's `cmp rdx, imm32` (48 81 FA id)
+ * is this form.
+ * @throws ImmediateRangeError if the immediate is not a sign-extended imm32 (imm8/imm16 for narrow operands).
+ */
+export function aluImm32(buf: CodeBuffer, op: AluOp, dst: RM, imm: Imm): void {
+  aluImm(buf, op, dst, imm, 32);
+}
+
+function aluImm(buf: CodeBuffer, op: AluOp, dst: RM, imm: Imm, size: 8 | 32): void {
+  const d = rmInfo(dst, op);
+  const bits: Width = isMem(d) ? memWidth(d, 0, op) : d.bits;
+  const digit = ALU_OPS[op];
+  if (bits === 8) {
+    const v = immValue(imm, 8, op, true);
+    emitModRm(buf, false, 0x80, digit, d, isRex8(d, 8));
+    emitImm(buf, v, 8);
+    return;
+  }
+  const immBits = size === 8 ? 8 : bits === 16 ? 16 : 32;
+  const v = immValue(imm, immBits, op, bits !== 64 && immBits !== 8);
+  emitSizePrefix(buf, bits);
+  emitModRm(buf, bits === 64, size === 8 ? 0x83 : 0x81, digit, d);
+  emitImm(buf, v, immBits);
+}
+
+/** `add dst, src` (see {@link alu}). */
+export const add = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'add', dst, src);
+/** `sub dst, src` (see {@link alu}). */
+export const sub = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'sub', dst, src);
+/** `and dst, src` (see {@link alu}). */
+export const and = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'and', dst, src);
+/** `or dst, src` (see {@link alu}). */
+export const or = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'or', dst, src);
+/** `xor dst, src` (see {@link alu}). */
+export const xor = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'xor', dst, src);
+/** `cmp dst, src` (see {@link alu}; imm8 form when the immediate fits, else imm32). */
+export const cmp = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'cmp', dst, src);
+
+/**
+ * `test dst, src`: TEST r/m, reg (85; 84 for bytes) or TEST r/m, imm (F7 /0 id; F6 /0 ib).
+ * @throws ImmediateRangeError if the immediate does not fit the operand.
+ * @throws OperandError for mismatched widths or a memory source.
+ */
+export function test(buf: CodeBuffer, dst: RM, src: RM | Imm): void {
+  const d = rmInfo(dst, 'test');
+  if (typeof src === 'number' || typeof src === 'bigint') {
+    const bits: Width = isMem(d) ? memWidth(d, 0, 'test') : d.bits;
+    const immBits = bits === 64 ? 32 : bits;
+    const v = immValue(src, immBits, 'test', bits !== 64);
+    emitSizePrefix(buf, bits);
+    emitModRm(buf, bits === 64, bits === 8 ? 0xf6 : 0xf7, 0, d, isRex8(d, bits));
+    emitImm(buf, v, immBits);
+    return;
+  }
+  const s = rmInfo(src, 'test');
+  if (isMem(s)) throw new OperandError('test: the second operand must be a register or an immediate');
+  const bits = commonWidth(d, s, 'test');
+  emitSizePrefix(buf, bits);
+  emitModRm(buf, bits === 64, bits === 8 ? 0x84 : 0x85, s.id, d, isRex8(s, bits) || isRex8(d, bits));
+}
+
+function incDec(buf: CodeBuffer, digit: 0 | 1, dst: RM, what: string): void {
+  const d = rmInfo(dst, what);
+  const bits: Width = isMem(d) ? memWidth(d, 0, what) : d.bits;
+  emitSizePrefix(buf, bits);
+  emitModRm(buf, bits === 64, bits === 8 ? 0xfe : 0xff, digit, d, isRex8(d, bits));
+}
+
+/** `inc r/m` (FF /0; FE /0 for bytes). @throws OperandError for a memory operand without width. */
+export const inc = (buf: CodeBuffer, dst: RM): void => incDec(buf, 0, dst, 'inc');
+/** `dec r/m` (FF /1; FE /1 for bytes). @throws OperandError for a memory operand without width. */
+export const dec = (buf: CodeBuffer, dst: RM): void => incDec(buf, 1, dst, 'dec');
+
+/** The shift and rotate operations and their ModRM /digit (Intel SDM: ROL, ROR, SHL, SHR, SAR). */
+export const SHIFT_OPS = Object.freeze({ rol: 0, ror: 1, shl: 4, shr: 5, sar: 7 } as const);
+/** One of the shift/rotate operations. */
+export type ShiftOp = keyof typeof SHIFT_OPS;
+
+/**
+ * `op r/m, imm8` for shifts and rotates: D1 /digit when the count is 1, else C1 /digit ib
+ * (D0/C0 for bytes).
+ * @throws ImmediateRangeError if the count is not 0..63.
+ */
+export function shift(buf: CodeBuffer, op: ShiftOp, dst: RM, count: number): void {
+  const d = rmInfo(dst, op);
+  const bits: Width = isMem(d) ? memWidth(d, 0, op) : d.bits;
+  const n = immValue(count, 8, op, false);
+  if (n < 0 || n > 63) throw new OperandError(`${op}: shift count ${n} is not 0..63`);
+  emitSizePrefix(buf, bits);
+  const byteOp = bits === 8 ? 0 : 1;
+  if (n === 1) {
+    emitModRm(buf, bits === 64, 0xd0 | byteOp, SHIFT_OPS[op], d, isRex8(d, bits));
+  } else {
+    emitModRm(buf, bits === 64, 0xc0 | byteOp, SHIFT_OPS[op], d, isRex8(d, bits));
+    buf.u8(n);
+  }
+}

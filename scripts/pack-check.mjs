@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Packaging check: pack every publishable workspace package, install the tarballs into a
+// scratch project outside the workspace, and import each entry point with plain Node
+// (no TypeScript loader, no workspace links). Fails on a leftover `workspace:` range.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const packagesDir = join(root, 'packages');
+const scratch = mkdtempSync(join(tmpdir(), 'bpf-dispatcher-pack-'));
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+
+let failures = 0;
+try {
+  const packages = readdirSync(packagesDir)
+    .map((dir) => ({ dir: join(packagesDir, dir), manifest: JSON.parse(readFileSync(join(packagesDir, dir, 'package.json'), 'utf8')) }))
+    .filter(({ manifest }) => !manifest.private);
+
+  const tarballs = [];
+  for (const { dir, manifest } of packages) {
+    const out = run('pnpm', ['pack', '--pack-destination', scratch, '--json'], dir);
+    const file = JSON.parse(out).filename;
+    tarballs.push(file);
+    const packed = run('tar', ['-xOzf', file, 'package/package.json'], scratch);
+    if (packed.includes('workspace:')) {
+      console.error(`FAIL ${manifest.name}: packed package.json still has a workspace: range`);
+      failures++;
+    }
+    const listing = run('tar', ['-tzf', file], scratch);
+    if (!listing.includes('package/dist/index.js') || !listing.includes('package/dist/index.d.ts')) {
+      console.error(`FAIL ${manifest.name}: tarball lacks dist/index.js or dist/index.d.ts`);
+      failures++;
+    }
+  }
+
+  const project = join(scratch, 'consumer');
+  run('mkdir', ['-p', project], scratch);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], project);
+
+  for (const { manifest } of packages) {
+    for (const subpath of Object.keys(manifest.exports)) {
+      if (subpath === './package.json') continue;
+      const specifier = subpath === '.' ? manifest.name : `${manifest.name}/${subpath.slice(2)}`;
+      const script = `const m = await import(${JSON.stringify(specifier)}); const names = Object.keys(m); if (names.length === 0) throw new Error('no exports'); console.log(${JSON.stringify(specifier)}, names.length, 'exports');`;
+      try {
+        process.stdout.write(run('node', ['--input-type=module', '-e', script], project));
+      } catch {
+        console.error(`FAIL ${specifier}: cannot be imported with plain Node from its tarball`);
+        failures++;
+      }
+    }
+  }
+  const smoke = `import { CodeBuffer, aluImm32, jcc, jmp } from '@bpf-dispatcher/x86';
+import { listing } from '@bpf-dispatcher/x86/disasm';
+const buf = new CodeBuffer(0xffffffffc0002000n);
+aluImm32(buf, 'cmp', 'rdx', -1); jcc(buf, 'e', -1); jmp(buf, 0xffffffff81c00f10n);
+const text = listing(buf.finish(), buf.base);
+if (!text.startsWith('ffffffffc0002000: cmp rdx,0xffffffffffffffff')) throw new Error(text);
+console.log('x86 smoke: ok');`;
+  try {
+    process.stdout.write(run('node', ['--input-type=module', '-e', smoke], project));
+  } catch {
+    console.error('FAIL x86 smoke test from the tarball');
+    failures++;
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+if (failures > 0) {
+  console.error(`pack-check: ${failures} failure(s)`);
+  process.exit(1);
+}
+console.log('pack-check: all packages install and import from their tarballs');
