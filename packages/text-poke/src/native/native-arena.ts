@@ -1,0 +1,149 @@
+import type { Address } from '@bpf-dispatcher/x86';
+import { BaseArena } from '../base-arena.js';
+import { PokeMismatchError, TextPokeError } from '../errors.js';
+import type { Word } from '../types.js';
+import {
+  type Libc,
+  MAP_32BIT,
+  MAP_ANONYMOUS,
+  MAP_FAILED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MFD_CLOEXEC,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+  type Serialization,
+  libc,
+  membarrierSync,
+  registerMembarrier,
+} from './libc.js';
+import { callNative } from './native-call.js';
+
+/** Options of {@link NativeArena}. */
+export interface NativeArenaOptions {
+  /** Bytes of text (default 4 MiB; rounded up to pages). */
+  readonly textSize?: number;
+  /** Bytes of data (default 16 MiB; rounded up to pages). */
+  readonly dataSize?: number;
+  /**
+   * `'dual-map'` (default, W^X): text is a memfd mapped twice, executable at the address
+   * code sees and writable elsewhere. `'rwx'`: one read-write-execute mapping, for systems
+   * that forbid the double mapping.
+   */
+  readonly mapping?: 'dual-map' | 'rwx';
+}
+
+const PAGE = 4096;
+const LIMIT_2G = 1n << 31n;
+
+const roundPages = (n: number) => Math.ceil(n / PAGE) * PAGE;
+
+/**
+ * A {@link TextArena} of real executable memory on x86-64 Linux, mapped below 2 GiB
+ * (MAP_32BIT) so every address fits a sign-extended imm32 and every text/data pair is
+ * within rel32 reach.
+ *
+ * Pokes are one aligned 8-byte compare-and-swap on the writable alias of the site's word
+ * (sites must satisfy `(ip & 7) <= 3`), followed by
+ * `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE)` so that no core keeps executing
+ * the stale instruction: the user-space form of the kernel's `text_poke_bp()`.
+ */
+export class NativeArena extends BaseArena {
+  readonly kind = 'native' as const;
+  readonly mapping: 'dual-map' | 'rwx';
+  /** The barrier used after each poke. */
+  readonly serialization: Serialization;
+  private readonly c: Libc;
+  private readonly maps: { address: bigint; size: number }[] = [];
+  private fd = -1;
+  private readonly textWords: BigInt64Array;
+  private readonly scratch = new DataView(new ArrayBuffer(8));
+
+  /**
+   * @throws TextPokeError UNSUPPORTED_PLATFORM off x86-64 Linux; ENOMEM / NATIVE_FAILURE if
+   *   the kernel refuses the mappings (nothing stays mapped); EINVAL for bad sizes.
+   */
+  constructor(options: NativeArenaOptions = {}) {
+    super();
+    this.c = libc();
+    const textSize = roundPages(options.textSize ?? 4 << 20);
+    const dataSize = roundPages(options.dataSize ?? 16 << 20);
+    for (const [name, size] of [['textSize', textSize], ['dataSize', dataSize]] as const) {
+      if (!Number.isSafeInteger(size) || size <= 0 || size > 1 << 30) throw new TextPokeError('EINVAL', `NativeArena: ${name} must be 1 byte to 1 GiB`);
+    }
+    this.mapping = options.mapping ?? 'dual-map';
+    if (this.mapping !== 'dual-map' && this.mapping !== 'rwx') throw new TextPokeError('EINVAL', `NativeArena: unknown mapping ${String(this.mapping)}`);
+    this.serialization = registerMembarrier(this.c);
+    try {
+      let textExec: bigint;
+      let textWrite: bigint;
+      if (this.mapping === 'dual-map') {
+        this.fd = this.c.memfdCreate('bpf-dispatcher-text', MFD_CLOEXEC);
+        if (this.fd < 0) throw new TextPokeError('NATIVE_FAILURE', `memfd_create failed (errno ${this.c.errno()})`);
+        if (this.c.ftruncate(this.fd, textSize) !== 0) throw new TextPokeError('NATIVE_FAILURE', `ftruncate failed (errno ${this.c.errno()})`);
+        textExec = this.map(textSize, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_32BIT, this.fd);
+        textWrite = this.map(textSize, PROT_READ | PROT_WRITE, MAP_SHARED, this.fd);
+      } else {
+        textExec = this.map(textSize, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1);
+        textWrite = textExec;
+      }
+      const data = this.map(dataSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1);
+      for (const [start, size] of [[textExec, textSize], [data, dataSize]] as const) {
+        if (start + BigInt(size) > LIMIT_2G) throw new TextPokeError('ENOMEM', `NativeArena: the kernel placed a mapping at 0x${start.toString(16)}, above 2 GiB`);
+      }
+      const text = new Uint8Array(this.c.koffi.view(textWrite, textSize));
+      this.textWords = new BigInt64Array(text.buffer, text.byteOffset, textSize / 8);
+      this.init({ textBase: textExec, text, dataBase: data, data: new Uint8Array(this.c.koffi.view(data, dataSize)) });
+    } catch (error) {
+      this.unmapAll();
+      throw error;
+    }
+  }
+
+  private map(size: number, prot: number, flags: number, fd: number): bigint {
+    const address = this.c.mmap(null, size, prot, flags, fd, 0);
+    if (address === MAP_FAILED || address === 0n) {
+      throw new TextPokeError('ENOMEM', `mmap of ${size} bytes failed (errno ${this.c.errno()})`);
+    }
+    this.maps.push({ address, size });
+    return address;
+  }
+
+  private unmapAll(): void {
+    for (const { address, size } of this.maps.splice(0)) this.c.munmap(address, size);
+    if (this.fd >= 0) this.c.close(this.fd);
+    this.fd = -1;
+  }
+
+  protected storePoke(offset: number, current: Uint8Array, insn: Uint8Array, ip: bigint): void {
+    const wordIndex = offset >> 3;
+    const within = offset & 7;
+    const before = Atomics.load(this.textWords, wordIndex);
+    this.scratch.setBigInt64(0, before, true);
+    for (let i = 0; i < insn.length; i++) {
+      if (this.scratch.getUint8(within + i) !== current[i]) throw new PokeMismatchError(ip, current, insn);
+      this.scratch.setUint8(within + i, insn[i] as number);
+    }
+    const after = this.scratch.getBigInt64(0, true);
+    if (Atomics.compareExchange(this.textWords, wordIndex, before, after) !== before) {
+      throw new PokeMismatchError(ip, current, new Uint8Array(this.read(ip, 5)));
+    }
+    membarrierSync(this.c, this.serialization);
+  }
+
+  protected release(): void {
+    this.unmapAll();
+  }
+
+  /**
+   * Call code at `entry` (which must lie in this arena's text) through koffi.
+   * @throws TextPokeError EFAULT if `entry` is not inside allocated text.
+   */
+  call(entry: Address, ...args: Word[]): bigint {
+    this.check();
+    const { space } = this.locateOrFault(entry, 1, 'call');
+    if (space !== 'text') throw new TextPokeError('EFAULT', 'call: entry is in data, not text');
+    return callNative(entry, ...args);
+  }
+}
