@@ -13,3 +13,7 @@ export declare const REFERENCE: Readonly<{
 }>;
 /** Image sizes in bytes by number of entries. */
 export declare const IMAGE_SIZES: Readonly<Record<number, number>>;
+/** True when GNU objdump is on PATH. */
+export declare function hasObjdump(): boolean;
+/** `objdump -D -b binary -mi386:x86-64 -M intel --adjust-vma=vma` of bytes, as `address: text` lines. */
+export declare function objdumpListing(bytes: Uint8Array, vma: bigint | number): string;

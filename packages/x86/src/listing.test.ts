@@ -1,43 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { LISTING_1_ENTRY, LISTING_16_ENTRIES } from '@bpf-dispatcher/reference';
+import { LISTING_1_ENTRY, LISTING_16_ENTRIES, hasObjdump as hasObjdumpOnPath, objdumpListing } from '@bpf-dispatcher/reference';
 import { describe, expect, it } from 'vitest';
 import { listing } from './disasm/index.js';
 import { assembleListing, parseListing } from './test-support/listing-assembler.js';
 
-/** The objdump invocation of the reference listings, reduced to `address: text` lines. */
-function objdump(bytes: Uint8Array, vma: bigint): string {
-  const dir = mkdtempSync(join(tmpdir(), 'x86-listing-'));
-  try {
-    const file = join(dir, 'image.bin');
-    writeFileSync(file, bytes);
-    const out = execFileSync('objdump', ['-D', '-b', 'binary', '-mi386:x86-64', '-M', 'intel', `--adjust-vma=0x${vma.toString(16)}`, file], {
-      encoding: 'utf8',
-    });
-    let text = '';
-    for (const line of out.split('\n')) {
-      // "ffffffffc0020000:\t48 81 fa f7 ff ff ff \tcmp    rdx,0xfffffffffffffff7"
-      const match = /^\s*([0-9a-f]+):\t(?:[0-9a-f]{2} )+\s*\t(\S+)\s*(.*?)\s*$/.exec(line);
-      if (match === null) continue;
-      const operands = (match[3] as string).replace(/\s*[#<].*$/, '');
-      text += `${match[1]}: ${match[2]}${operands ? ` ${operands}` : ''}\n`;
-    }
-    return text;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const hasObjdump = (() => {
-  try {
-    execFileSync('objdump', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const objdump = objdumpListing;
+const hasObjdump = hasObjdumpOnPath();
 
 describe.each([
   ['1-entry', LISTING_1_ENTRY, 0x12],

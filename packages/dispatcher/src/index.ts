@@ -1,0 +1,20 @@
+/**
+ * `@bpf-dispatcher/dispatcher`: the BPF dispatcher in user space. {@link emitDispatcher}
+ * generates the binary-search image of `cmp rdx, imm32` / `je prog` direct jumps;
+ * {@link Dispatcher} keeps the refcounted slots and installs double-buffered images by
+ * poking a {@link createTrampoline trampoline}'s entry.
+ */
+export { DispatcherError, ImageTooLargeError, NotSimm32Error, type DispatcherErrorCode } from './errors.js';
+export {
+  type EmitDispatcherOptions,
+  type Fallback,
+  HALF_SIZE,
+  IMAGE_SIZE,
+  dispatcherImageSize,
+  emitDispatcher,
+  generateImage,
+  maxProgsForHalf,
+} from './emit-dispatcher.js';
+export { type Trampoline, type TrampolineOptions, createRetpolineThunk, createTrampoline } from './trampoline.js';
+export type { Slot } from './slots.js';
+export { type ChangeOutcome, DEFAULT_MAX_PROGS, Dispatcher, type DispatcherOptions, type DispatcherStats } from './dispatcher.js';

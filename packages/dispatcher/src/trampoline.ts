@@ -1,0 +1,67 @@
+import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
+import { CodeBuffer, type Gp64, jmp, nop5, retpolineThunk } from '@bpf-dispatcher/x86';
+import { DispatcherError } from './errors.js';
+import type { Fallback } from './emit-dispatcher.js';
+
+/** A trampoline whose entry nop a dispatcher pokes. */
+export interface Trampoline {
+  /** Entry address; also the 5-byte poke site (8-aligned). */
+  readonly entry: bigint;
+  /** How the trampoline reaches `bpf_func` (rdx) when no dispatcher is installed. */
+  readonly fallback: Fallback;
+  /** The retpoline thunk for rdx (null with the `indirect` fallback). */
+  readonly thunk: bigint | null;
+  /** The text regions it occupies. */
+  readonly regions: readonly Region[];
+}
+
+/** Options of {@link createTrampoline}. */
+export interface TrampolineOptions {
+  /** `retpoline` (default): `jmp __x86_indirect_thunk_rdx`; `indirect`: `jmp rdx`. */
+  readonly fallback?: Fallback;
+  /** Use this thunk instead of emitting one (e.g. shared by several trampolines). */
+  readonly thunk?: bigint;
+}
+
+/**
+ * Emit a retpoline thunk for `reg` into the arena (the kernel's
+ * `__x86_indirect_thunk_<reg>`) and return its address and region.
+ * @throws TextPokeError when the arena cannot allocate.
+ */
+export function createRetpolineThunk(arena: TextArena, reg: Gp64 = 'rdx'): { address: bigint; region: Region } {
+  const region = arena.alloc(32, { align: 32 });
+  const buf = new CodeBuffer(region.address, 32);
+  retpolineThunk(buf, reg);
+  arena.write(region.address, buf.finish());
+  return { address: region.address, region };
+}
+
+/**
+ * Emit a dispatcher trampoline, the kernel's `bpf_dispatcher_<name>_func(ctx, insnsi,
+ * bpf_func)`: a 5-byte nop at an 8-aligned entry (the `__fentry__` site a dispatcher pokes
+ * into `jmp image`), then the tail call of `bpf_func` (in rdx) — through the retpoline
+ * thunk, or a plain `jmp rdx` when retpolines are off.
+ * @throws DispatcherError EINVAL for an unknown fallback; TextPokeError when the arena cannot allocate.
+ */
+export function createTrampoline(arena: TextArena, options: TrampolineOptions = {}): Trampoline {
+  const fallback = options.fallback ?? 'retpoline';
+  if (fallback !== 'retpoline' && fallback !== 'indirect') throw new DispatcherError('EINVAL', `createTrampoline: unknown fallback ${String(fallback)}`);
+  const regions: Region[] = [];
+  let thunk: bigint | null = null;
+  if (fallback === 'retpoline') {
+    if (options.thunk !== undefined) thunk = options.thunk;
+    else {
+      const created = createRetpolineThunk(arena);
+      thunk = created.address;
+      regions.push(created.region);
+    }
+  }
+  const region = arena.alloc(16, { align: 16 });
+  regions.push(region);
+  const buf = new CodeBuffer(region.address, 16);
+  nop5(buf);
+  if (thunk === null) jmp(buf, 'rdx');
+  else jmp(buf, thunk);
+  arena.write(region.address, buf.finish());
+  return Object.freeze({ entry: region.address, fallback, thunk, regions: Object.freeze(regions) });
+}
