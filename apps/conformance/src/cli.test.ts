@@ -1,0 +1,58 @@
+import { LISTING_16_ENTRIES, LISTING_1_ENTRY } from '@bpf-dispatcher/reference';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseAddress } from './addresses.js';
+import { main } from './cli.js';
+import { disasm } from './commands/disasm.js';
+
+describe('addresses', () => {
+  it('parses hex and (negative) decimals as the cover letter writes them', () => {
+    expect(parseAddress('0xffffffffc0020000')).toBe(0xffffffffc0020000n);
+    expect(parseAddress('-1')).toBe(0xffffffffffffffffn);
+    expect(parseAddress('-16')).toBe(0xfffffffffffffff0n);
+    expect(parseAddress('4096')).toBe(4096n);
+    for (const bad of ['', 'x', '0x', '1.5', '0x1ffffffffffffffff', '--1']) expect(() => parseAddress(bad)).toThrow();
+  });
+});
+
+describe('bpf-dispatcher disasm', () => {
+  it('reproduces the cover letter listings by default', () => {
+    expect(disasm({ image: 0xffffffffc0020000n, thunk: 0xffffffff81c00f10n })).toBe(LISTING_16_ENTRIES);
+    expect(disasm({ entries: 1, image: 0xffffffffc0002000n, thunk: 0xffffffff81c00f10n })).toBe(LISTING_1_ENTRY);
+  });
+});
+
+describe('CLI', () => {
+  const out: string[] = [];
+  afterEach(() => {
+    vi.restoreAllMocks();
+    out.length = 0;
+  });
+  const capture = () => {
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+      out.push(`${args.join(' ')}\n`);
+    });
+  };
+
+  it('disasm with --prog in hex and negative decimal', async () => {
+    capture();
+    expect(await main(['disasm', '--prog', '-1', '--image', '0xffffffffc0002000'])).toBe(0);
+    expect(out.join('')).toBe(LISTING_1_ENTRY);
+  });
+
+  it('rejects bad arguments with a usage error and a non-zero code', async () => {
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(await main(['disasm', '--entries', '99'])).not.toBe(0);
+    expect(await main(['disasm', '--prog', 'zzz'])).not.toBe(0);
+    expect(await main(['no-such-command'])).not.toBe(0);
+  });
+
+  it('runs the conformance suite green on the simulated arena', async () => {
+    capture();
+    expect(await main(['conformance', '--arena', 'simulated'])).toBe(0);
+    expect(out.join('')).toMatch(/\d+ passed, 0 failed/);
+  });
+});
