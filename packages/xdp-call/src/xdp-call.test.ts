@@ -37,7 +37,7 @@ describe('packets', () => {
       expect(parseUdpFrame(frame)).toMatchObject({ dstPort, srcPort: 1234, ipChecksumOk: true, udpChecksumOk: true });
     }
     const corrupt = buildUdpFrame(FLOW);
-    corrupt[50] ^= 1;
+    corrupt[50] = (corrupt[50] ?? 0) ^ 1;
     expect(parseUdpFrame(corrupt).udpChecksumOk).toBe(false);
     expect(() => buildUdpFrame({ ...FLOW, srcPort: 70000 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(() => buildUdpFrame(FLOW, 20)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
