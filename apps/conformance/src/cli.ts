@@ -2,6 +2,7 @@
 import { BpfDispatcherError } from '@bpf-dispatcher/x86';
 import { Command, Option } from 'commander';
 import { parseAddress, parseCount } from './addresses.js';
+import { bench } from './commands/bench.js';
 import { conformance } from './commands/conformance.js';
 import { DISASM_DEFAULTS, disasm } from './commands/disasm.js';
 
@@ -32,6 +33,17 @@ export function buildProgram(): Command {
     .option('--bin <file>', 'also write the raw image bytes')
     .action((options) => {
       process.stdout.write(disasm(options));
+    });
+
+  program
+    .command('bench')
+    .description("measure the cover letter's performance table natively (baseline, no-retpoline, dispatcher 1..16, full; call-only; mixed traffic)")
+    .option('--quick', 'fewer and shorter runs (well under 2 minutes)')
+    .option('--json <file>', 'write the results as JSON')
+    .option('--markdown <file>', 'write the table as Markdown')
+    .option('--svg <file>', 'write a chart of Mpps against entries as SVG')
+    .action(async (options) => {
+      process.exitCode = await bench(options);
     });
 
   return program;

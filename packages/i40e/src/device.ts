@@ -27,6 +27,12 @@ export interface I40eDeviceOptions {
   readonly maxProgs?: number;
   /** Grace-period timeout of the dispatcher, ms. */
   readonly syncTimeoutMs?: number;
+  /**
+   * Install programs in the dispatcher (default true). `false` models the driver before the
+   * dispatcher existed: i40eXdpSetup only swaps the rings' programs and every call goes
+   * through the trampoline's indirect jump (the benchmark's baseline).
+   */
+  readonly dispatcher?: boolean;
 }
 
 /** Counters of one rx ring (or a sum of rings). */
@@ -192,6 +198,8 @@ export class I40eDevice {
   readonly ringSize: number;
   readonly frameLength: number;
   readonly flows: readonly UdpFlow[];
+  /** Whether i40eXdpSetup updates the dispatcher (see {@link I40eDeviceOptions.dispatcher}). */
+  readonly useDispatcher: boolean;
   private statsOn: boolean;
   private readonly code: { plain: PollCode; stats: PollCode };
   private readonly allRings: bigint;
@@ -216,6 +224,8 @@ export class I40eDevice {
     if (!Array.isArray(this.flows) || this.flows.length === 0) throw new I40eError('EINVAL', 'I40eDevice: flows must be a non-empty array');
     const templates = this.flows.map((flow, i) => buildUdpFrame(flow, this.frameLength, i));
     this.statsOn = options.stats ?? false;
+    this.useDispatcher = options.dispatcher ?? true;
+    if (typeof this.useDispatcher !== 'boolean') throw new I40eError('EINVAL', 'I40eDevice: dispatcher must be a boolean');
     this.xdpCall = defineXdpCall(arena, 'i40e_xdp_call', {
       ...(options.retpoline === undefined ? {} : { retpoline: options.retpoline }),
       ...(options.maxProgs === undefined ? {} : { max: options.maxProgs }),

@@ -164,6 +164,20 @@ describe.each(ARENAS)('i40e shim on the %s arena', (_name, create, N) => {
     expect([...arena.read(device.xdpCall.trampoline.entry, 5)]).toEqual([...NOP5]);
   });
 
+  it('without the dispatcher (the baseline) programs run through the trampoline fallback', async () => {
+    arena = create();
+    device = new I40eDevice(arena, { ringSize: 16, dispatcher: false });
+    const prog = xdpDrop(arena);
+    await i40eXdpSetup(device.netdevs[0] as never, prog);
+    expect([...arena.read(device.xdpCall.trampoline.entry, 5)]).toEqual([...NOP5]);
+    expect(device.xdpCall.dispatcher.numProgs).toBe(0);
+    device.run(32);
+    expect(device.totals().actions.DROP).toBe(32n);
+    await i40eXdpSetup(device.netdevs[0] as never, null);
+    device.run(8);
+    expect(device.totals().noProg).toBe(8n);
+  });
+
   it('stats on and off', async () => {
     arena = create();
     device = new I40eDevice(arena, { ringSize: 16 });

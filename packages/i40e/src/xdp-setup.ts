@@ -10,7 +10,7 @@ import { I40eError } from './errors.js';
  * one dispatcher slot (users > 1). Calls on one device are serialised.
  *
  * If the update fails the rings get their old program back and the error is rethrown:
- * nothing changes.
+ * nothing changes. On a device created with `dispatcher: false` only the rings change.
  * @throws I40eError UNKNOWN_NETDEV for a netdev of no (live) device; EINVAL for a value
  *   that is not an XdpProg of the device's arena; NOT_ATTACHED to detach when nothing is
  *   attached; DISPOSED. DispatcherError from the update.
@@ -29,6 +29,10 @@ export function i40eXdpSetup(netdev: Netdev, prog: XdpProg | null): Promise<Chan
       if (prog === null && old === null) throw new I40eError('NOT_ATTACHED', `i40eXdpSetup(${netdev.name}, null): no program is attached`);
       if (old === prog) return null;
       for (const ring of netdev.rings) ring.setProgStruct(prog?.struct ?? 0n);
+      if (!device.useDispatcher) {
+        netdev.prog = prog;
+        return null;
+      }
       try {
         const outcome = await xdpCallUpdate(device.xdpCall, old, prog);
         netdev.prog = prog;
