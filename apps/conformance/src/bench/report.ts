@@ -154,11 +154,14 @@ export function formatSvg(packets: readonly CaseResult[]): string {
   const W = 640;
   const H = 360;
   const m = { l: 60, r: 20, t: 30, b: 40 };
-  const top = Math.max(ceiling, ...dispatchers.map((d) => d.mpps_max)) * 1.1 || 1;
+  const highest = Math.max(ceiling, ...dispatchers.map((d) => d.mpps_max)) || 1;
+  const magnitude = 10 ** Math.floor(Math.log10(highest / 5));
+  const step = ([1, 2, 5, 10].find((k) => (highest * 1.05) / (k * magnitude) <= 6) ?? 10) * magnitude;
+  const top = Math.ceil((highest * 1.05) / step) * step;
   const x = (n: number) => m.l + ((n - 1) / 15) * (W - m.l - m.r);
   const y = (v: number) => H - m.b - (v / top) * (H - m.t - m.b);
   const path = dispatchers.map((d, i) => `${i === 0 ? 'M' : 'L'}${x(d.entries as number).toFixed(1)},${y(d.mpps_median).toFixed(1)}`).join(' ');
-  const ticks = Array.from({ length: 6 }, (_, i) => (top / 5) * i);
+  const ticks = Array.from({ length: Math.round(top / step) + 1 }, (_, i) => step * i);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${H}" fill="white"/>
 <text x="${W / 2}" y="18" text-anchor="middle" font-size="14">Mpps against dispatcher entries (64-byte UDP, xdp_rxq_info DROP)</text>
