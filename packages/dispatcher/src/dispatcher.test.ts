@@ -30,6 +30,24 @@ describe('Dispatcher on the simulated arena at the reference addresses', () => {
   });
 });
 
+describe('Dispatcher: addresses out of reach', () => {
+  it('a simm32 program beyond rel32 reach of the image is refused with ERANGE; nothing changes', async () => {
+    const arena = new SimulatedArena();
+    const [p] = makePrograms(arena, 1) as [bigint];
+    const far = 0x7fff_0000n; // fits imm32, but ~3 GiB from the image at 0xffffffffc0xxxxxx
+    arena.defineExternal(far, () => 7);
+    const trampoline = createTrampoline(arena);
+    const d = new Dispatcher(arena, trampoline);
+    await d.changeProg(null, p);
+    const before = d.liveImage();
+    await expect(d.changeProg(null, far)).rejects.toMatchObject({ code: 'ERANGE' });
+    expect(d.liveImage()).toEqual(before);
+    expect(d.entries()).toEqual([{ prog: p, users: 1 }]);
+    expect(arena.call(trampoline.entry, 0, 0, far)).toBe(7n); // still reachable through the fallback
+    arena.dispose();
+  });
+});
+
 describe.each(ARENAS)('Dispatcher: %s arena', (_name, create) => {
   let arena: TextArena;
   afterEach(() => arena?.dispose());

@@ -11,7 +11,7 @@ export type { AllocOptions, PokeResult, PokeType, Reader, Region, SyncOptions, S
 export { POKE_SIZE, pokeInstruction } from './poke-insn.js';
 export { MAX_READERS, READER_SLOT_SIZE } from './grace-period.js';
 export { emitQuiescentState, emitReaderOffline, emitReaderOnline } from './quiescent-emitter.js';
-export { HALT_ADDRESS, SimulatedArena, type RunOptions, type RunResult, type SimulatedArenaOptions } from './simulated/simulated-arena.js';
+export { HALT_ADDRESS, SimThread, SimulatedArena, type RunOptions, type RunResult, type SimulatedArenaOptions } from './simulated/simulated-arena.js';
 export type { ExternalFunction, Registers } from './simulated/cpu.js';
 export { NativeArena, type NativeArenaOptions } from './native/native-arena.js';
 export { callNative } from './native/native-call.js';

@@ -266,3 +266,26 @@ describe('simulated CPU agrees with a model and with the real CPU', () => {
     }
   });
 });
+
+describe('SimThread: threads that advance only when stepped', () => {
+  it('interleaves two threads on one arena and resumes them to the right results', () => {
+    const arena = new SimulatedArena();
+    const fn = assemble(arena, 64, (b) => {
+      mov(b, 'rax', 'rdi');
+      alu(b, 'add', 'rax', 1);
+      alu(b, 'add', 'rax', 1);
+      alu(b, 'add', 'rax', 1);
+      ret(b);
+    });
+    const a = arena.start(fn.address, { rdi: 10 });
+    const b = arena.start(fn.address, { rdi: 20 });
+    expect(a.runUntil((rip) => rip > fn.address + 3n)).toBe(true);
+    expect(arena.run(fn.address, { rdi: 100 }).rax).toBe(103n);
+    expect(b.finish().rax).toBe(23n);
+    expect(a.halted).toBe(false);
+    expect(a.finish().rax).toBe(13n);
+    expect(a.halted).toBe(true);
+    arena.dispose();
+    expect(() => arena.start(fn.address)).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+  });
+});

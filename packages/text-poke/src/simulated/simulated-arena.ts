@@ -147,24 +147,38 @@ export class SimulatedArena extends BaseArena {
    */
   run(entry: Address, regs: Partial<Record<Gp64, Word>> = {}, options: RunOptions = {}): RunResult {
     this.check();
-    const maxSteps = options.maxSteps ?? 1_000_000;
+    const thread = new SimThread(this, this.newCpu(entry, regs, this.stackTop), entry, options.trace === true, null);
+    return thread.finish(options.maxSteps ?? 1_000_000);
+  }
+
+  /**
+   * Start a simulated thread at `entry` that runs only when stepped — e.g. to stop a reader
+   * in the middle of the dispatcher image while updates happen elsewhere. It has a stack
+   * of its own (freed when it halts).
+   * @throws TextPokeError ENOMEM if no stack can be allocated; EINVAL for bad registers.
+   */
+  start(entry: Address, regs: Partial<Record<Gp64, Word>> = {}, options: { trace?: boolean; stackSize?: number } = {}): SimThread {
+    this.check();
+    const stack = this.allocData(options.stackSize ?? 16 << 10, { align: 16 });
+    return new SimThread(this, this.newCpu(entry, regs, stack.address + BigInt(stack.size)), entry, options.trace === true, () => this.free(stack));
+  }
+
+  private newCpu(entry: Address, regs: Partial<Record<Gp64, Word>>, stackTop: bigint): SimCpu {
     const cpu = new SimCpu(this.memoryPort, this.externals);
     for (const [name, value] of Object.entries(regs)) {
       const id = GP64.indexOf(name as Gp64);
       if (id < 0) throw new TextPokeError('EINVAL', `run: unknown register ${name}`);
       cpu.regs[id] = BigInt.asUintN(64, BigInt(value as Word));
     }
-    cpu.regs[4] = this.stackTop - 8n;
+    cpu.regs[4] = stackTop - 8n;
     this.memoryPort.store(cpu.regs[4] as bigint, 8, HALT_ADDRESS);
     cpu.rip = toAddress(entry, 'run');
-    const trace: bigint[] | undefined = options.trace ? [] : undefined;
-    while (cpu.rip !== HALT_ADDRESS) {
-      if (cpu.steps >= maxSteps) {
-        throw new TextPokeError('STEP_LIMIT', `simulated run from 0x${toAddress(entry, 'run').toString(16)} exceeded ${maxSteps} steps (at 0x${cpu.rip.toString(16)})`);
-      }
-      cpu.step(trace);
-    }
-    return { rax: cpu.regs[0] as bigint, regs: cpu.snapshot(), trace: trace ?? [], steps: cpu.steps };
+    return cpu;
+  }
+
+  /** @internal */
+  assertLive(): void {
+    this.check();
   }
 
   call(entry: Address, ...args: Word[]): bigint {
@@ -174,5 +188,76 @@ export class SimulatedArena extends BaseArena {
       regs[ARG_REGS[i] as Gp64] = value;
     });
     return this.run(entry, regs).rax;
+  }
+}
+
+/**
+ * A simulated thread: a CPU state that advances only when stepped (see
+ * {@link SimulatedArena.start}).
+ */
+export class SimThread {
+  private readonly traceLog: bigint[] | undefined;
+  private done = false;
+
+  constructor(
+    private readonly arena: SimulatedArena,
+    private readonly cpu: SimCpu,
+    private readonly entry: Address,
+    trace: boolean,
+    private readonly release: (() => void) | null,
+  ) {
+    this.traceLog = trace ? [] : undefined;
+  }
+
+  /** The address of the next instruction. */
+  get rip(): bigint {
+    return this.cpu.rip;
+  }
+
+  /** Instructions executed so far. */
+  get steps(): number {
+    return this.cpu.steps;
+  }
+
+  /** True once the thread returned to its caller. */
+  get halted(): boolean {
+    return this.done;
+  }
+
+  private advance(): void {
+    this.arena.assertLive();
+    this.cpu.step(this.traceLog);
+    if (this.cpu.rip === HALT_ADDRESS) {
+      this.done = true;
+      this.release?.();
+    }
+  }
+
+  /**
+   * Execute until `stop(rip)` holds for the next instruction (which is not executed), the
+   * thread halts, or `maxSteps` pass. Returns true if it stopped because of `stop`.
+   * @throws TextPokeError CPU_FAULT as `run` does.
+   */
+  runUntil(stop: (rip: bigint) => boolean, maxSteps = 1_000_000): boolean {
+    for (let i = 0; i < maxSteps && !this.done; i++) {
+      if (stop(this.cpu.rip)) return true;
+      this.advance();
+    }
+    return false;
+  }
+
+  /**
+   * Run to completion.
+   * @throws TextPokeError STEP_LIMIT after `maxSteps` more instructions; CPU_FAULT.
+   */
+  finish(maxSteps = 1_000_000): RunResult {
+    const limit = this.cpu.steps + maxSteps;
+    while (!this.done) {
+      if (this.cpu.steps >= limit) {
+        throw new TextPokeError('STEP_LIMIT', `simulated run from 0x${toAddress(this.entry, 'run').toString(16)} exceeded ${maxSteps} steps (at 0x${this.cpu.rip.toString(16)})`);
+      }
+      this.advance();
+    }
+    return { rax: this.cpu.regs[0] as bigint, regs: this.cpu.snapshot(), trace: this.traceLog ?? [], steps: this.cpu.steps };
   }
 }
