@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { parseAddress, parseCount } from './addresses.js';
 import { bench } from './commands/bench.js';
 import { conformance } from './commands/conformance.js';
+import { soak } from './commands/soak.js';
 import { DISASM_DEFAULTS, disasm } from './commands/disasm.js';
 
 const collect = (value: string, previous: bigint[] = []) => [...previous, parseAddress(value)];
@@ -44,6 +45,17 @@ export function buildProgram(): Command {
     .option('--svg <file>', 'write a chart of Mpps against entries as SVG')
     .action(async (options) => {
       process.exitCode = await bench(options);
+    });
+
+  program
+    .command('soak')
+    .description('churn the dispatcher under native traffic on a worker thread and verify every packet; inject faults')
+    .addOption(new Option('--seconds <n>', 'run at least this long').argParser(parseCount(1, 86_400)).default(30))
+    .addOption(new Option('--updates <n>', 'and at least this many updates').argParser(parseCount(1, 100_000_000)).default(100_000))
+    .option('--no-faults', 'do not inject faults')
+    .option('--json <file>', 'write the report as JSON')
+    .action(async (options) => {
+      process.exitCode = await soak(options);
     });
 
   return program;

@@ -33,6 +33,11 @@ export interface I40eDeviceOptions {
    * through the trampoline's indirect jump (the benchmark's baseline).
    */
   readonly dispatcher?: boolean;
+  /**
+   * Check every packet's handler (default false): programs must sign packets as
+   * `xdp_record` does; packets handled by any other program count as `misrouted`.
+   */
+  readonly verifyHandlers?: boolean;
 }
 
 /** Counters of one rx ring (or a sum of rings). */
@@ -50,6 +55,8 @@ export interface RingCounters {
   /** Packets that met no program (they went to the stack). */
   readonly noProg: bigint;
   readonly polls: bigint;
+  /** Packets not signed by the program the loop ran (only with verifyHandlers). */
+  readonly misrouted: bigint;
 }
 
 /** `count` distinct UDP flows: 10.0.0.(i+1):(1024+i) -> 10.0.1.1:(1000 + i). */
@@ -111,6 +118,7 @@ export class RxRing {
       txDropped: this.counter('txDropped'),
       noProg: this.counter('noProg'),
       polls: this.counter('polls'),
+      misrouted: this.counter('misrouted'),
     };
   }
 
@@ -231,7 +239,9 @@ export class I40eDevice {
       ...(options.maxProgs === undefined ? {} : { max: options.maxProgs }),
       ...(options.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: options.syncTimeoutMs }),
     });
-    this.code = { plain: this.emitCode(false), stats: this.emitCode(true) };
+    const verify = options.verifyHandlers ?? false;
+    if (typeof verify !== 'boolean') throw new I40eError('EINVAL', 'I40eDevice: verifyHandlers must be a boolean');
+    this.code = { plain: this.emitCode(false, verify), stats: this.emitCode(true, verify) };
     const list: Netdev[] = [];
     for (let n = 0; n < netdevs; n++) {
       const netdev = new Netdev(this, 2 + n, `eth${n}`);
@@ -242,7 +252,7 @@ export class I40eDevice {
     this.allRings = this.ringTable(this.rings);
   }
 
-  private emitCode(stats: boolean): PollCode {
+  private emitCode(stats: boolean, verifyHandlers: boolean): PollCode {
     const emit = (size: number, fn: (buf: CodeBuffer) => void) => {
       const region = this.arena.alloc(size, { align: 64 });
       const buf = new CodeBuffer(region.address, size);
@@ -250,7 +260,7 @@ export class I40eDevice {
       this.arena.write(region.address, buf.finish());
       return region.address;
     };
-    const napiPoll = emit(4096, (buf) => emitNapiPoll(buf, this.xdpCall.trampoline.entry, { mode: this.mode, stats }));
+    const napiPoll = emit(4096, (buf) => emitNapiPoll(buf, this.xdpCall.trampoline.entry, { mode: this.mode, stats, verifyHandlers }));
     const driverLoop = emit(256, (buf) => emitDriverLoop(buf, napiPoll));
     return { napiPoll, driverLoop };
   }
@@ -411,6 +421,7 @@ export class I40eDevice {
       txDropped: sum((c) => c.txDropped),
       noProg: sum((c) => c.noProg),
       polls: sum((c) => c.polls),
+      misrouted: sum((c) => c.misrouted),
     };
   }
 

@@ -6,6 +6,7 @@ import {
   parseUdpFrame,
   xdpDrop,
   xdpPass,
+  xdpRecord,
   xdpRxqInfo,
   xdpTx,
   xdpUdpFilter,
@@ -178,6 +179,19 @@ describe.each(ARENAS)('i40e shim on the %s arena', (_name, create, N) => {
     expect(device.totals().noProg).toBe(8n);
   });
 
+  it('verifyHandlers: signed packets pass, packets of a program that does not sign count as misrouted', async () => {
+    arena = create();
+    device = new I40eDevice(arena, { ringSize: 16, netdevs: 2, verifyHandlers: true });
+    const [eth0, eth1] = device.netdevs as [never, never];
+    const rec = xdpRecord(arena);
+    await i40eXdpSetup(eth0, rec);
+    await i40eXdpSetup(eth1, xdpDrop(arena)); // does not sign
+    device.run(64, { budget: 8 });
+    expect(device.totals(device.netdevs[0]?.rings).misrouted).toBe(0n);
+    expect(device.totals(device.netdevs[1]?.rings).misrouted).toBe(32n);
+    expect(rec.perIfindex()[device.netdevs[0]?.ifindex ?? 0]).toBe(32n);
+  });
+
   it('stats on and off', async () => {
     arena = create();
     device = new I40eDevice(arena, { ringSize: 16 });
@@ -247,6 +261,7 @@ describe.skipIf(!nativeSupported())('i40e native driver loop at scale', () => {
       txDropped: 0n,
       noProg: 0n,
       polls: BigInt(N / 64),
+      misrouted: 0n,
     });
     await device.dispose();
     arena.dispose();

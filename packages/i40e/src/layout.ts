@@ -29,6 +29,8 @@ export const COUNTERS = Object.freeze({
   /** Packets seen while no program was attached (they go to the stack). */
   noProg: 96,
   polls: 104,
+  /** Packets whose handler did not sign them with the id of the program the loop ran (verifyHandlers). */
+  misrouted: 112,
   size: 128,
 });
 

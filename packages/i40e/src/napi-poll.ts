@@ -1,4 +1,4 @@
-import { XDP_BUFF, XdpAction, XDP_HEADROOM, emitXdpCallRun } from '@bpf-dispatcher/xdp-call';
+import { BPF_PROG, RECORD_META_SIZE, XDP_BUFF, XDP_HEADROOM, XdpAction, emitXdpCallRun } from '@bpf-dispatcher/xdp-call';
 import {
   type CodeBuffer,
   type Gp64,
@@ -68,10 +68,13 @@ function currentDesc(buf: CodeBuffer): void {
  * state is reported through `reader_counter` (if non-zero).
  *
  * The rx model is a line-rate replay NIC: recycled descriptors stay ready, so the loop
- * never runs dry.
+ * never runs dry. With `verifyHandlers`, the loop clears the 4 bytes in front of each
+ * packet before the call and afterwards checks that the program signed them with the id
+ * of the program it meant to run (as `xdp_record` does), counting `misrouted` otherwise.
  */
-export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: { mode: RxMode; stats: boolean }): void {
+export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: { mode: RxMode; stats: boolean; verifyHandlers?: boolean }): void {
   const { mode, stats } = options;
+  const verify = options.verifyHandlers === true;
   const L = () => buf.newLabel();
   const [loop, verdict, next, noProg, unknown, pass, stackFull, tx, txFull, restore, done, noReader] = [L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L()] as const;
 
@@ -103,7 +106,21 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
   mov(buf, 'rbp', qword('rbx', RING.xdpProg));
   test(buf, 'rbp', 'rbp');
   jcc(buf, 'e', noProg);
+  if (verify) {
+    // clear the signature in front of the packet; the program that runs must sign it
+    mov(buf, 'rcx', qword('r12', XDP_BUFF.data));
+    mov(buf, dword('rcx', -RECORD_META_SIZE), 0);
+  }
   emitXdpCallRun(buf, trampolineEntry, { ctx: 'r12', prog: 'rbp', ...(stats ? { statsScratch: 'r15' as const } : {}) });
+  if (verify) {
+    const signed = buf.newLabel();
+    mov(buf, 'rcx', qword('r12', XDP_BUFF.data));
+    mov(buf, 'ecx', dword('rcx', -RECORD_META_SIZE));
+    alu(buf, 'cmp', 'ecx', dword('rbp', BPF_PROG.id));
+    jcc(buf, 'e', signed, 'short');
+    inc(buf, qword('rbx', C('misrouted')));
+    buf.bind(signed);
+  }
 
   buf.bind(verdict);
   alu(buf, 'cmp', 'eax', XdpAction.REDIRECT);

@@ -17,3 +17,4 @@ export { emitReturn, xdpConstant, xdpDrop, xdpPass, xdpTx } from './programs/sim
 export { RXQ_INFO, RXQ_INFO_MAX_RXQS, type RxqInfoCounters, type RxqInfoProg, xdpRxqInfo } from './programs/rxq-info.js';
 export { UDP_FILTER, type UdpFilterProg, xdpUdpFilter } from './programs/udp-filter.js';
 export { UDP_HEADERS, buildUdpFrame, internetChecksum, parseUdpFrame, type ParsedUdpFrame, type UdpFlow } from './packet.js';
+export { RECORD_IFINDEX_SLOTS, RECORD_META_SIZE, type RecordProg, xdpRecord } from './programs/record.js';

@@ -190,3 +190,19 @@ describe.each(ARENAS)('xdp_call on the %s arena', (_name, create) => {
     expect(() => emitXdpCallRun(buf, call.trampoline.entry, { ctx: 'rbx', prog: 'r12', statsScratch: 'r13' })).not.toThrow();
   });
 });
+
+describe.each(ARENAS)('xdp_record on the %s arena', (_name, create) => {
+  it('signs the packet with its id in front of data and counts per ifindex', async () => {
+    const arena = create();
+    const { xdpRecord } = await import('./programs/record.js');
+    const call = defineXdpCall(arena, 'rec');
+    const prog = xdpRecord(arena, { verdict: XdpAction.PASS });
+    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 3 });
+    expect(xdpCallRun(call, prog, buff.ctx)).toBe(XdpAction.PASS);
+    expect(new DataView(arena.read(buff.data - 4n, 4).buffer).getUint32(0, true)).toBe(prog.id);
+    xdpCallRun(call, prog, createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 40 }).ctx);
+    const counts = prog.perIfindex();
+    expect([counts[3], counts[15], counts[0]]).toEqual([1n, 1n, 0n]);
+    arena.dispose();
+  });
+});

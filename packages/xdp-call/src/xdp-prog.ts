@@ -40,21 +40,22 @@ let nextId = 1;
 
 /**
  * Assemble a program into the arena and create its `struct bpf_prog`.
- * @param emit writes the function body; the buffer's base is the function's address.
+ * @param emit writes the function body; the buffer's base is the function's address;
+ *   `info.id` is the program's id (also stored in its struct).
  * @throws XdpError EINVAL for a bad name or size; TextPokeError when the arena is full.
  */
-export function createXdpProg(arena: TextArena, name: string, size: number, emit: (buf: CodeBuffer) => void): XdpProg {
+export function createXdpProg(arena: TextArena, name: string, size: number, emit: (buf: CodeBuffer, info: { readonly id: number }) => void): XdpProg {
   if (typeof name !== 'string' || name.length === 0) throw new XdpError('EINVAL', 'createXdpProg: name must be a non-empty string');
+  const id = nextId++;
   const text = arena.alloc(size, { align: 16 });
   const buf = new CodeBuffer(text.address, size);
-  emit(buf);
+  emit(buf, { id });
   const code = buf.finish();
   if (code.length > size) throw new XdpError('EINVAL', `createXdpProg(${name}): ${code.length} bytes do not fit ${size}`);
   arena.write(text.address, code);
   const insns: Region = arena.allocData(64);
   const struct = arena.allocData(BPF_PROG.size);
   const view = new DataView(arena.dataView(struct).buffer, arena.dataView(struct).byteOffset, BPF_PROG.size);
-  const id = nextId++;
   view.setBigUint64(BPF_PROG.bpfFunc, text.address, true);
   view.setBigUint64(BPF_PROG.insnsi, insns.address, true);
   view.setUint32(BPF_PROG.id, id, true);
