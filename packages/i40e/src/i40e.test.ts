@@ -224,6 +224,11 @@ describe.each(ARENAS)('i40e shim on the %s arena', (_name, create, N) => {
     for (const bad of [{ ringSize: 12 }, { ringSize: 4 }, { netdevs: 0 }, { queues: 65 }, { mode: 'dma' }, { frameLength: 200 }, { flows: [] }]) {
       expect(() => new I40eDevice(arena, bad as never)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     }
+    expect(() => device?.napiPoll({} as never)).toThrow(expect.objectContaining({ code: 'UNKNOWN_NETDEV' }));
+    expect(() => device?.run(8, { rings: [] })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => device?.run(8, { budget: 0 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => device?.run(-1)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => device?.setStats('yes' as never)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     const drop = xdpDrop(arena);
     await i40eXdpSetup(eth0, drop);
     await i40eXdpSetup(eth0, null);

@@ -176,6 +176,9 @@ describe.each(ARENAS)('xdp_call on the %s arena', (_name, create) => {
       ['xdp_drop', 1],
       ['xdp_pass', 1],
     ]);
+    expect(() => xdpCallRun(call, null as never, 0n)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => xdpCallRun(call, a, 5 as never)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => defineXdpCall(arena, '')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     await call.dispose();
     await expect(xdpCallUpdate(call, a, null)).rejects.toMatchObject({ code: 'DISPOSED' });
     expect(() => xdpCallRun(call, a, 0n)).toThrow(expect.objectContaining({ code: 'DISPOSED' }));

@@ -191,9 +191,21 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         arena.textPoke(tramp.entry, 'jump', tramp.thunk, live);
       },
     );
-    // 2. a program the generator cannot encode (not a sign-extended imm32)
+    // 2. a program the generator cannot encode (not a sign-extended imm32), replacing a
+    //    pinned program so that a slot is free for it and the image must be regenerated
     const far = { ...pinned, bpfFunc: 0x1_0000_0000n, name: 'far' };
-    await inject('program address not simm32', 'NOT_SIMM32', () => xdpCallUpdate(call, null, far), () => {});
+    let farAttached = false;
+    await inject(
+      'program address not simm32',
+      'NOT_SIMM32',
+      async () => {
+        await xdpCallUpdate(call, pinned, far);
+        farAttached = true;
+      },
+      async () => {
+        if (farAttached) await xdpCallUpdate(call, far, pinned);
+      },
+    );
     // 3. a max that would overflow a half is refused up front
     await inject('max larger than a half holds', 'EINVAL', () => new Dispatcher(arena, tramp, { max: 53 }), () => {});
     // 4. a reader that never passes a quiescent state: the next change that must rewrite a
