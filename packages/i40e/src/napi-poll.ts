@@ -2,6 +2,7 @@ import { BPF_PROG, RECORD_META_SIZE, XDP_BUFF, XDP_HEADROOM, XdpAction, emitXdpC
 import {
   type CodeBuffer,
   type Gp64,
+  type Label,
   add,
   alu,
   cmovcc,
@@ -47,6 +48,28 @@ function copyFrame(buf: CodeBuffer, dst: Gp64, src: Gp64, tmp: Gp64): void {
     mov(buf, tmp, qword(src, off));
     mov(buf, qword(dst, off), tmp);
   }
+}
+
+/**
+ * Reserve a slot of a producer/consumer ring whose u32 head, tail and mask live in the
+ * ring structure: jump to `full` when head - tail > mask, else leave the slot index
+ * (head & mask) in ecx. Clobbers edx.
+ */
+function reserveSlot(buf: CodeBuffer, head: number, tail: number, maskField: number, full: Label): void {
+  mov(buf, 'ecx', dword('rbx', head));
+  mov(buf, 'edx', 'ecx');
+  alu(buf, 'sub', 'edx', dword('rbx', tail));
+  alu(buf, 'cmp', 'edx', dword('rbx', maskField));
+  jcc(buf, 'a', full);
+  alu(buf, 'and', 'ecx', dword('rbx', maskField));
+}
+
+/** rcx = &fill[index & fill_mask] for the u32 fill-ring index at `indexField`. */
+function fillEntry(buf: CodeBuffer, indexField: number): void {
+  mov(buf, 'ecx', dword('rbx', indexField));
+  alu(buf, 'and', 'ecx', dword('rbx', RING.fillMask));
+  shift(buf, 'shl', 'rcx', 3);
+  alu(buf, 'add', 'rcx', qword('rbx', RING.fill));
 }
 
 /** rax = &descs[next_to_clean]. */
@@ -138,17 +161,11 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
   if (mode === 'zc') {
     // the umem frame goes back to the fill ring; the descriptor takes the next one
     currentDesc(buf);
-    mov(buf, 'ecx', dword('rbx', RING.fillProd));
-    alu(buf, 'and', 'ecx', dword('rbx', RING.fillMask));
-    shift(buf, 'shl', 'rcx', 3);
-    alu(buf, 'add', 'rcx', qword('rbx', RING.fill));
+    fillEntry(buf, RING.fillProd);
     mov(buf, 'rdx', qword('rax', DESC.addr));
     mov(buf, qword('rcx', 0), 'rdx');
     inc(buf, dword('rbx', RING.fillProd));
-    mov(buf, 'ecx', dword('rbx', RING.fillCons));
-    alu(buf, 'and', 'ecx', dword('rbx', RING.fillMask));
-    shift(buf, 'shl', 'rcx', 3);
-    alu(buf, 'add', 'rcx', qword('rbx', RING.fill));
+    fillEntry(buf, RING.fillCons);
     mov(buf, 'rdx', qword('rcx', 0));
     mov(buf, qword('rax', DESC.addr), 'rdx');
     inc(buf, dword('rbx', RING.fillCons));
@@ -171,12 +188,7 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
 
   // PASS: to the stack queue, unless it is full
   buf.bind(pass);
-  mov(buf, 'ecx', dword('rbx', RING.stackHead));
-  mov(buf, 'edx', 'ecx');
-  alu(buf, 'sub', 'edx', dword('rbx', RING.stackTail));
-  alu(buf, 'cmp', 'edx', dword('rbx', RING.stackMask));
-  jcc(buf, 'a', stackFull);
-  alu(buf, 'and', 'ecx', dword('rbx', RING.stackMask));
+  reserveSlot(buf, RING.stackHead, RING.stackTail, RING.stackMask, stackFull);
   mov(buf, 'rdx', 'rcx');
   shift(buf, 'shl', 'rdx', 4);
   alu(buf, 'add', 'rdx', qword('rbx', RING.stack));
@@ -208,12 +220,7 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
 
   // TX: copy to the tx ring, unless it is full; then the NIC refills the buffer
   buf.bind(tx);
-  mov(buf, 'ecx', dword('rbx', RING.txHead));
-  mov(buf, 'edx', 'ecx');
-  alu(buf, 'sub', 'edx', dword('rbx', RING.txTail));
-  alu(buf, 'cmp', 'edx', dword('rbx', RING.txMask));
-  jcc(buf, 'a', txFull);
-  alu(buf, 'and', 'ecx', dword('rbx', RING.txMask));
+  reserveSlot(buf, RING.txHead, RING.txTail, RING.txMask, txFull);
   mov(buf, 'rdi', 'rcx');
   shift(buf, 'shl', 'rdi', FRAME_SHIFT);
   alu(buf, 'add', 'rdi', qword('rbx', RING.tx));
