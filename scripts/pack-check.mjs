@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Packaging check: pack every publishable workspace package, install the tarballs into a
 // scratch project outside the workspace, and import each entry point with plain Node
-// (no TypeScript loader, no workspace links). Fails on a leftover `workspace:` range.
+// (no TypeScript loader, no workspace links). Fails on a leftover `workspace:` range or
+// on anything publint reports.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,12 @@ try {
 
   const tarballs = [];
   for (const { dir, manifest } of packages) {
+    try {
+      run('pnpm', ['exec', 'publint', dir, '--strict'], root);
+    } catch {
+      console.error(`FAIL ${manifest.name}: publint reports problems (run pnpm exec publint ${dir})`);
+      failures++;
+    }
     const out = run('pnpm', ['pack', '--pack-destination', scratch, '--json'], dir);
     const file = JSON.parse(out).filename;
     tarballs.push(file);

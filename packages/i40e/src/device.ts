@@ -283,6 +283,8 @@ export class I40eDevice {
     const b = new DataView(arena.dataView(buff).buffer, arena.dataView(buff).byteOffset, XDP_BUFF.size + XDP_RXQ.size);
     b.setBigUint64(XDP_BUFF.rxq, buff.address + BigInt(XDP_BUFF.size), true);
     b.setUint32(XDP_BUFF.frameSize, BUFFER_STRIDE, true);
+    b.setUint32(XDP_BUFF.ingressIfindex, netdev.ifindex, true);
+    b.setUint32(XDP_BUFF.rxQueueIndex, queueIndex, true);
     b.setUint32(XDP_BUFF.size + XDP_RXQ.ifindex, netdev.ifindex, true);
     b.setUint32(XDP_BUFF.size + XDP_RXQ.queueIndex, queueIndex, true);
 

@@ -4,9 +4,11 @@
  */
 
 /**
- * `struct xdp_buff` as the programs see it (their `ctx`, in rdi). The kernel rewrites
- * `ctx->ingress_ifindex` into `ctx->rxq->dev->ifindex`; our programs read the rxq the
- * same way.
+ * `struct xdp_buff` as the programs see it (their `ctx`, in rdi), with the `xdp_md`
+ * fields a program may read: `ingressIfindex` and `rxQueueIndex` are filled in from the
+ * rxq info, as the kernel does when it rewrites `ctx->ingress_ifindex` into
+ * `ctx->rxq->dev->ifindex`. The built-in programs read them through `rxq`, the rewritten
+ * form.
  */
 export const XDP_BUFF = Object.freeze({
   data: 0,
@@ -14,7 +16,12 @@ export const XDP_BUFF = Object.freeze({
   dataMeta: 16,
   dataHardStart: 24,
   rxq: 32,
+  /** u32 */
   frameSize: 40,
+  /** u32: `xdp_md.ingress_ifindex` */
+  ingressIfindex: 44,
+  /** u32: `xdp_md.rx_queue_index` */
+  rxQueueIndex: 48,
   size: 64,
 });
 

@@ -42,6 +42,8 @@ export function createXdpBuff(arena: TextArena, frame: Uint8Array, options: { if
   v.setBigUint64(XDP_BUFF.dataHardStart, buffer.address, true);
   v.setBigUint64(XDP_BUFF.rxq, rxq, true);
   v.setUint32(XDP_BUFF.frameSize, XDP_HEADROOM + frame.length, true);
+  v.setUint32(XDP_BUFF.ingressIfindex, options.ifindex, true);
+  v.setUint32(XDP_BUFF.rxQueueIndex, queueIndex, true);
   v.setUint32(XDP_BUFF.size + XDP_RXQ.ifindex, options.ifindex, true);
   v.setUint32(XDP_BUFF.size + XDP_RXQ.queueIndex, queueIndex, true);
   return {

@@ -203,6 +203,8 @@ describe.each(ARENAS)('xdp_record on the %s arena', (_name, create) => {
     const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 3 });
     expect(xdpCallRun(call, prog, buff.ctx)).toBe(XdpAction.PASS);
     expect(new DataView(arena.read(buff.data - 4n, 4).buffer).getUint32(0, true)).toBe(prog.id);
+    const ctx = new DataView(arena.read(buff.ctx, 64).buffer);
+    expect([ctx.getUint32(44, true), ctx.getUint32(48, true)]).toEqual([3, 0]); // xdp_md ingress_ifindex, rx_queue_index
     xdpCallRun(call, prog, createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 40 }).ctx);
     const counts = prog.perIfindex();
     expect([counts[3], counts[15], counts[0]]).toEqual([1n, 1n, 0n]);
