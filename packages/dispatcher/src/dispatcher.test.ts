@@ -261,7 +261,7 @@ describe.each(ARENAS)('Dispatcher: %s arena', (_name, create) => {
     arena = create();
     const [p, q, r] = makePrograms(arena, 3) as [bigint, bigint, bigint];
     const trampoline = createTrampoline(arena);
-    const d = new Dispatcher(arena, trampoline, { syncTimeoutMs: 50 });
+    const d = new Dispatcher(arena, trampoline, { syncTimeoutMs: 300 });
     await d.changeProg(null, p); // half 0 live
     const reader = arena.registerReader('stalled-in-half-0');
     expect(await d.changeProg(null, q)).toMatchObject({ liveOffset: HALF_SIZE, waitedForGrace: false });

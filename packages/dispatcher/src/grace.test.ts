@@ -19,7 +19,7 @@ describe('grace periods: a reader stopped inside half 0', () => {
     arena = new SimulatedArena();
     const [p, q, r] = makePrograms(arena, 3) as [bigint, bigint, bigint];
     const trampoline = createTrampoline(arena);
-    const d = new Dispatcher(arena, trampoline, { syncTimeoutMs: 40 });
+    const d = new Dispatcher(arena, trampoline, { syncTimeoutMs: 300 });
     await d.changeProg(null, p); // half 0 live: cmp rdx, p; je p; jmp thunk
     const half0 = d.imageRegion?.address ?? 0n;
     return { p, q, r, trampoline, d, half0 };
