@@ -85,11 +85,6 @@ export class CodeBuffer {
     return BigInt.asUintN(64, this.base + BigInt(offset));
   }
 
-  /** The bytes emitted so far, as a view (not a copy; valid until the next write). */
-  peek(): Uint8Array {
-    return this.bytes.subarray(0, this.pos);
-  }
-
   private ensure(n: number): void {
     if (this.finished) throw new X86Error('BUFFER_FINISHED', 'CodeBuffer: finish() was called; create a new buffer');
     const need = this.pos + n;

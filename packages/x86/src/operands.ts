@@ -12,11 +12,6 @@ export function rmInfo(operand: RM, what: string): RegInfo | Mem {
   throw new OperandError(`${what}: expected a register or memory operand, got ${describe(operand)}`);
 }
 
-/** Width of an r/m operand (0 for a memory operand without one). */
-export function widthOf(info: RegInfo | Mem): Width | 0 {
-  return info.bits;
-}
-
 /** A short description of an operand for error messages. */
 export function describe(operand: unknown): string {
   if (typeof operand === 'string') return operand;
