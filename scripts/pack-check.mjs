@@ -2,7 +2,7 @@
 // Packaging check: pack every publishable workspace package, install the tarballs into a
 // scratch project outside the workspace, and import each entry point with plain Node
 // (no TypeScript loader, no workspace links). Fails on a leftover `workspace:` range or
-// on anything publint reports.
+// on anything publint or @arethetypeswrong/cli (ESM-only profile) reports.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,12 @@ try {
       run('pnpm', ['exec', 'publint', dir, '--strict'], root);
     } catch {
       console.error(`FAIL ${manifest.name}: publint reports problems (run pnpm exec publint ${dir})`);
+      failures++;
+    }
+    try {
+      run('pnpm', ['exec', 'attw', '--pack', '.', '--profile', 'esm-only', '--format', 'ascii'], dir);
+    } catch {
+      console.error(`FAIL ${manifest.name}: @arethetypeswrong/cli reports type resolution problems (run pnpm exec attw --pack . --profile esm-only in ${dir})`);
       failures++;
     }
     const out = run('pnpm', ['pack', '--pack-destination', scratch, '--json'], dir);
