@@ -43,6 +43,27 @@ describe('CLI', () => {
     expect(out.join('')).toBe(LISTING_1_ENTRY);
   });
 
+  it('disasm --bin writes the raw image that the listing shows', async () => {
+    capture();
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'disasm-')), 'image.bin');
+    expect(await main(['disasm', '--entries', '16', '--bin', file])).toBe(0);
+    expect(out.join('')).toBe(LISTING_16_ENTRIES);
+    expect(readFileSync(file).length).toBe(0x252);
+  });
+
+  it('has help for every command', async () => {
+    capture();
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    for (const command of ['conformance', 'disasm', 'bench', 'soak']) {
+      out.length = 0;
+      await main([command, '--help']);
+      expect(out.join('')).toContain(`Usage: bpf-dispatcher ${command}`);
+    }
+  });
+
   it('rejects bad arguments with a usage error and a non-zero code', async () => {
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(await main(['disasm', '--entries', '99'])).not.toBe(0);
