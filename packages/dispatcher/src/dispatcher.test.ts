@@ -308,3 +308,19 @@ describe.each(ARENAS)('Dispatcher: %s arena', (_name, create) => {
     expect(runThrough(arena, trampoline, p)).toBe(1000n);
   });
 });
+
+describe('counting fallbacks', () => {
+  it.each(['retpoline', 'indirect'] as const)('counts calls that miss the dispatcher (%s trampoline)', async (fallback) => {
+    const arena = new SimulatedArena();
+    const [p, q] = makePrograms(arena, 2) as [bigint, bigint];
+    const trampoline = createTrampoline(arena, { fallback, countFallbacks: true });
+    expect(createTrampoline(arena).fallbacks()).toBeNull();
+    const d = new Dispatcher(arena, trampoline);
+    expect(runThrough(arena, trampoline, p)).toBe(1000n);
+    await d.changeProg(null, p);
+    expect(runThrough(arena, trampoline, p)).toBe(1000n);
+    expect(runThrough(arena, trampoline, q)).toBe(1001n);
+    expect(trampoline.fallbacks()).toBe(2n); // p before the dispatcher, q after
+    arena.dispose();
+  });
+});

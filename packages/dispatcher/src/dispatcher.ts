@@ -67,6 +67,7 @@ function progAddress(value: Address | null, what: string): bigint | null {
 export class Dispatcher {
   /** Number of slots. */
   readonly max: number;
+  /** How the image's leaves fall back: `jmp thunk` (`retpoline`) or `jmp rdx` (`indirect`). */
   readonly fallback: Fallback;
   private readonly slots: ProgSlots;
   private readonly mutex = new Mutex();
@@ -89,7 +90,8 @@ export class Dispatcher {
     private readonly options: DispatcherOptions = {},
   ) {
     if (typeof trampoline?.entry !== 'bigint') throw new DispatcherError('EINVAL', 'Dispatcher: trampoline must come from createTrampoline()');
-    this.fallback = trampoline.fallback;
+    // the image falls back to wherever the trampoline does: its thunk (or counting stub), else jmp rdx
+    this.fallback = trampoline.thunk === null ? 'indirect' : 'retpoline';
     const limit = maxProgsForHalf(HALF_SIZE, this.fallback);
     const max = options.max ?? DEFAULT_MAX_PROGS;
     if (!Number.isSafeInteger(max) || max < 1 || max > limit) {
@@ -226,7 +228,8 @@ export class Dispatcher {
         this.counters.graceWaits++;
         waited = true;
       }
-      const bytes = generateImage(next, progs, { fallback: this.fallback, ...(this.trampoline.thunk === null ? {} : { thunk: this.trampoline.thunk }) });
+      const thunk = this.trampoline.thunk;
+      const bytes = generateImage(next, progs, thunk === null ? { fallback: 'indirect' } : { fallback: 'retpoline', thunk });
       size = bytes.length;
       try {
         this.arena.write(next, bytes);

@@ -1,5 +1,5 @@
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer, type Gp64, jmp, nop5, retpolineThunk } from '@bpf-dispatcher/x86';
+import { CodeBuffer, type Gp64, inc, jmp, mov, nop5, pop, push, qword, retpolineThunk } from '@bpf-dispatcher/x86';
 import { DispatcherError } from './errors.js';
 import type { Fallback } from './emit-dispatcher.js';
 
@@ -9,10 +9,18 @@ export interface Trampoline {
   readonly entry: bigint;
   /** How the trampoline reaches `bpf_func` (rdx) when no dispatcher is installed. */
   readonly fallback: Fallback;
-  /** The retpoline thunk for rdx (null with the `indirect` fallback). */
+  /**
+   * Where the trampoline and the dispatcher image send calls that no entry matches: the
+   * retpoline thunk for rdx, or the counting stub; null when they use a plain `jmp rdx`.
+   */
   readonly thunk: bigint | null;
   /** The text regions it occupies. */
   readonly regions: readonly Region[];
+  /**
+   * Calls that went through the fallback path so far (not matched by a dispatcher entry);
+   * null unless created with `countFallbacks`.
+   */
+  fallbacks(): bigint | null;
 }
 
 /** Options of {@link createTrampoline}. */
@@ -21,6 +29,12 @@ export interface TrampolineOptions {
   readonly fallback?: Fallback;
   /** Use this thunk instead of emitting one (e.g. shared by several trampolines). */
   readonly thunk?: bigint;
+  /**
+   * Count the calls that take the fallback path (a `lock`-free `inc` in a stub before the
+   * thunk or `jmp rdx`; for introspection and tests — it adds a few instructions to the
+   * slow path only). Read the count with `fallbacks()`.
+   */
+  readonly countFallbacks?: boolean;
 }
 
 /**
@@ -40,7 +54,8 @@ export function createRetpolineThunk(arena: TextArena, reg: Gp64 = 'rdx'): { add
  * Emit a dispatcher trampoline, the kernel's `bpf_dispatcher_<name>_func(ctx, insnsi,
  * bpf_func)`: a 5-byte nop at an 8-aligned entry (the `__fentry__` site a dispatcher pokes
  * into `jmp image`), then the tail call of `bpf_func` (in rdx) — through the retpoline
- * thunk, or a plain `jmp rdx` when retpolines are off.
+ * thunk, or a plain `jmp rdx` when retpolines are off (with `countFallbacks`, through a
+ * stub that counts each call first).
  * @throws DispatcherError EINVAL for an unknown fallback; TextPokeError when the arena cannot allocate.
  */
 export function createTrampoline(arena: TextArena, options: TrampolineOptions = {}): Trampoline {
@@ -56,6 +71,23 @@ export function createTrampoline(arena: TextArena, options: TrampolineOptions = 
       regions.push(created.region);
     }
   }
+  let fallbacks: () => bigint | null = () => null;
+  if (options.countFallbacks === true) {
+    // stub: count, then continue to the thunk (or jmp rdx)
+    const counter = arena.allocData(64);
+    const stub = arena.alloc(32, { align: 16 });
+    regions.push(stub);
+    const buf = new CodeBuffer(stub.address, 32);
+    push(buf, 'rax');
+    mov(buf, 'rax', counter.address);
+    inc(buf, qword('rax'));
+    pop(buf, 'rax');
+    if (thunk === null) jmp(buf, 'rdx');
+    else jmp(buf, thunk);
+    arena.write(stub.address, buf.finish());
+    thunk = stub.address;
+    fallbacks = () => new DataView(arena.read(counter.address, 8).buffer).getBigUint64(0, true);
+  }
   const region = arena.alloc(16, { align: 16 });
   regions.push(region);
   const buf = new CodeBuffer(region.address, 16);
@@ -63,5 +95,5 @@ export function createTrampoline(arena: TextArena, options: TrampolineOptions = 
   if (thunk === null) jmp(buf, 'rdx');
   else jmp(buf, thunk);
   arena.write(region.address, buf.finish());
-  return Object.freeze({ entry: region.address, fallback, thunk, regions: Object.freeze(regions) });
+  return Object.freeze({ entry: region.address, fallback, thunk, regions: Object.freeze(regions), fallbacks });
 }

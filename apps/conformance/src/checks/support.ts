@@ -1,6 +1,6 @@
 import { type Dispatcher, type Trampoline, createTrampoline } from '@bpf-dispatcher/dispatcher';
 import type { TextArena } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer, inc, jmp, mov, pop, push, qword, ret } from '@bpf-dispatcher/x86';
+import { CodeBuffer, mov, ret } from '@bpf-dispatcher/x86';
 
 /** Emit code into fresh text; returns its address. */
 export function emit(arena: TextArena, size: number, fn: (buf: CodeBuffer) => void, align = 16): bigint {
@@ -24,19 +24,8 @@ export function programs(arena: TextArena, count: number): bigint[] {
 
 /** A trampoline whose retpoline fallback counts its uses. */
 export function countingTrampoline(arena: TextArena): { trampoline: Trampoline; fallbacks: () => bigint } {
-  const counter = arena.allocData(64);
-  const real = createTrampoline(arena, { fallback: 'retpoline' });
-  const thunk = emit(arena, 32, (b) => {
-    push(b, 'rax');
-    mov(b, 'rax', counter.address);
-    inc(b, qword('rax'));
-    pop(b, 'rax');
-    jmp(b, real.thunk as bigint);
-  });
-  return {
-    trampoline: createTrampoline(arena, { fallback: 'retpoline', thunk }),
-    fallbacks: () => new DataView(arena.read(counter.address, 8).buffer).getBigUint64(0, true),
-  };
+  const trampoline = createTrampoline(arena, { fallback: 'retpoline', countFallbacks: true });
+  return { trampoline, fallbacks: () => trampoline.fallbacks() ?? 0n };
 }
 
 /** Check that every program routes to itself, directly when slotted, else through the fallback. */

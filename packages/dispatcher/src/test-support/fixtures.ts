@@ -1,5 +1,5 @@
 import { NativeArena, SimulatedArena, type TextArena, nativeSupported } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer, inc, jmp, mov, pop, push, qword, ret } from '@bpf-dispatcher/x86';
+import { CodeBuffer, mov, ret } from '@bpf-dispatcher/x86';
 import { createTrampoline, type Trampoline } from '../trampoline.js';
 
 /** The arenas every dispatcher test runs on (native only where supported). */
@@ -34,7 +34,7 @@ export function makePrograms(arena: TextArena, count: number, seed = 1): bigint[
   return progs;
 }
 
-/** A trampoline whose fallback first counts itself in `fallbackCount`, then retpolines to rdx. */
+/** A trampoline whose fallback counts its uses. */
 export interface CountingTrampoline {
   readonly trampoline: Trampoline;
   /** How often the fallback ran. */
@@ -42,20 +42,8 @@ export interface CountingTrampoline {
 }
 
 export function countingTrampoline(arena: TextArena): CountingTrampoline {
-  const counter = arena.allocData(64);
-  const real = createTrampoline(arena, { fallback: 'retpoline' });
-  const thunk = emit(arena, 32, (b) => {
-    push(b, 'rax');
-    mov(b, 'rax', counter.address);
-    inc(b, qword('rax'));
-    pop(b, 'rax');
-    jmp(b, real.thunk as bigint);
-  });
-  const trampoline = createTrampoline(arena, { fallback: 'retpoline', thunk });
-  return {
-    trampoline,
-    fallbacks: () => new DataView(arena.read(counter.address, 8).buffer).getBigUint64(0, true),
-  };
+  const trampoline = createTrampoline(arena, { fallback: 'retpoline', countFallbacks: true });
+  return { trampoline, fallbacks: () => trampoline.fallbacks() ?? 0n };
 }
 
 /** xdp_call_run from JS: tramp(ctx, insnsi, bpf_func). */
