@@ -101,8 +101,9 @@ export abstract class BaseArena implements TextArena {
     return space === 'text' ? this.memory.text : this.memory.data;
   }
 
-  private allocIn(kind: 'text' | 'data', size: number, options: AllocOptions): Region {
+  private allocIn(kind: 'text' | 'data', size: number, alignOrOptions: AllocOptions | number): Region {
     this.check();
+    const options: AllocOptions = typeof alignOrOptions === 'number' ? { align: alignOrOptions } : (alignOrOptions ?? {});
     const allocator = kind === 'text' ? this.textAlloc : this.dataAlloc;
     const base = kind === 'text' ? this.memory.textBase : this.memory.dataBase;
     let at: number | undefined;
@@ -119,11 +120,11 @@ export abstract class BaseArena implements TextArena {
     return Object.freeze({ address: base + BigInt(block.offset), size: block.size, kind });
   }
 
-  alloc(size: number, options: AllocOptions = {}): Region {
+  alloc(size: number, options: AllocOptions | number = {}): Region {
     return this.allocIn('text', size, options);
   }
 
-  allocData(size: number, options: AllocOptions = {}): Region {
+  allocData(size: number, options: AllocOptions | number = {}): Region {
     return this.allocIn('data', size, options);
   }
 

@@ -65,6 +65,7 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
     expect([...arena.read(regions[0]?.address ?? 0n, 4)]).toEqual([0xcc, 0xcc, 0xcc, 0xcc]);
     expect([...arena.read(regions[2]?.address ?? 0n, 4)]).toEqual([0, 0, 0, 0]);
     expect(regions.map((r) => r.kind)).toEqual(['text', 'text', 'data', 'data']);
+    expect(arena.alloc(64, 1024).address % 1024n).toBe(0n); // alloc(size, align)
   });
 
   it.skipIf(skip)('rejects bad sizes and alignments (EINVAL), exhaustion (ENOMEM), and double frees', () => {

@@ -80,12 +80,13 @@ export interface TextArena {
 
   /**
    * Allocate executable memory (filled with int3). All regions lie within +-2 GiB of each
-   * other and, by default, at addresses that fit a sign-extended imm32.
+   * other and, by default, at addresses that fit a sign-extended imm32. `options` may be
+   * just the alignment (`alloc(4096, 4096)`).
    * @throws TextPokeError ENOMEM when full, EINVAL for a bad size/alignment/placement.
    */
-  alloc(size: number, options?: AllocOptions): Region;
+  alloc(size: number, options?: AllocOptions | number): Region;
   /** Allocate zeroed read-write memory reachable by code. @throws like {@link alloc}. */
-  allocData(size: number, options?: AllocOptions): Region;
+  allocData(size: number, options?: AllocOptions | number): Region;
   /** Return a region. @throws TextPokeError EINVAL if it is not a live region of this arena. */
   free(region: Region): void;
 
