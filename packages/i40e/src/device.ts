@@ -324,8 +324,15 @@ export class I40eDevice {
     return ring;
   }
 
+  private readonly tables = new Map<string, bigint>();
+
+  /** The native array of ring addresses for `rings` (made once per distinct list). */
   private ringTable(rings: readonly RxRing[]): bigint {
+    const key = rings.map((r) => r.address.toString(16)).join(',');
+    const known = this.tables.get(key);
+    if (known !== undefined) return known;
     const table = this.arena.allocData(8 * rings.length, { align: 64 });
+    this.tables.set(key, table.address);
     const v = new DataView(this.arena.dataView(table).buffer, this.arena.dataView(table).byteOffset, 8 * rings.length);
     rings.forEach((ring, i) => {
       v.setBigUint64(i * 8, ring.address, true);

@@ -122,12 +122,15 @@ export class NativeArena extends BaseArena {
     const before = Atomics.load(this.textWords, wordIndex);
     this.scratch.setBigInt64(0, before, true);
     for (let i = 0; i < insn.length; i++) {
-      if (this.scratch.getUint8(within + i) !== current[i]) throw new PokeMismatchError(ip, current, insn);
+      if (this.scratch.getUint8(within + i) !== current[i]) {
+        const found = new Uint8Array(this.scratch.buffer, within, insn.length).slice();
+        throw new PokeMismatchError(ip, current, found);
+      }
       this.scratch.setUint8(within + i, insn[i] as number);
     }
     const after = this.scratch.getBigInt64(0, true);
     if (Atomics.compareExchange(this.textWords, wordIndex, before, after) !== before) {
-      throw new PokeMismatchError(ip, current, new Uint8Array(this.read(ip, 5)));
+      throw new PokeMismatchError(ip, current, this.read(ip, insn.length));
     }
     membarrierSync(this.c, this.serialization);
   }
