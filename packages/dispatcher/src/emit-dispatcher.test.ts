@@ -71,8 +71,6 @@ describe('emitDispatcher: the reference image, byte for byte', () => {
 
   it('property: the image is the identity on rdx — every registered address through its je, every other through the fallback', () => {
     const arena = new SimulatedArena();
-    const thunk = arena.alloc(32);
-    // the thunk: record that the fallback ran, then "jump to rdx" (modelled as an external per target)
     const image = arena.alloc(2048);
     const [lo, hi] = [arena.textRange[0], arena.dataRange[1]];
     // simm32 addresses within rel32 reach of the image (at -0x40000000 + ...)
@@ -101,7 +99,6 @@ describe('emitDispatcher: the reference image, byte for byte', () => {
       }),
       { numRuns: 200 },
     );
-    expect(thunk.size).toBe(32);
     arena.dispose();
   });
 

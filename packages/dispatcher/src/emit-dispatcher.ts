@@ -1,4 +1,4 @@
-import { type Address, CodeBuffer, DisplacementRangeError, aluImm32, jcc, jmp } from '@bpf-dispatcher/x86';
+import { type Address, CodeBuffer, DisplacementRangeError, aluImm32, indirectJump, jcc } from '@bpf-dispatcher/x86';
 import { DispatcherError, ImageTooLargeError, NotSimm32Error } from './errors.js';
 
 /**
@@ -80,8 +80,7 @@ function emitRange(buf: CodeBuffer, progs: readonly number[], a: number, b: numb
     const prog = progs[a] as number;
     aluImm32(buf, 'cmp', 'rdx', prog);
     jcc(buf, 'e', prog);
-    if (thunk === undefined) jmp(buf, 'rdx');
-    else jmp(buf, thunk);
+    indirectJump(buf, 'rdx', thunk === undefined ? { retpoline: false } : { retpoline: true, thunk });
     return;
   }
   const pivot = Math.floor((b - a) / 2);

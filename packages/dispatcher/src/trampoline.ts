@@ -1,5 +1,5 @@
-import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer, type Gp64, inc, jmp, mov, nop5, pop, push, qword, retpolineThunk } from '@bpf-dispatcher/x86';
+import { type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
+import { type CodeBuffer, type Gp64, inc, indirectJump, mov, nop5, pop, push, qword, retpolineThunk } from '@bpf-dispatcher/x86';
 import { DispatcherError } from './errors.js';
 import type { Fallback } from './emit-dispatcher.js';
 
@@ -37,16 +37,18 @@ export interface TrampolineOptions {
   readonly countFallbacks?: boolean;
 }
 
+/** `jmp thunk` (the retpoline for rdx, or a stub before it), or `jmp rdx` without one. */
+function jumpToRdx(buf: CodeBuffer, thunk: bigint | null): void {
+  indirectJump(buf, 'rdx', thunk === null ? { retpoline: false } : { retpoline: true, thunk });
+}
+
 /**
  * Emit a retpoline thunk for `reg` into the arena (the kernel's
  * `__x86_indirect_thunk_<reg>`) and return its address and region.
  * @throws TextPokeError when the arena cannot allocate.
  */
 export function createRetpolineThunk(arena: TextArena, reg: Gp64 = 'rdx'): { address: bigint; region: Region } {
-  const region = arena.alloc(32, { align: 32 });
-  const buf = new CodeBuffer(region.address, 32);
-  retpolineThunk(buf, reg);
-  arena.write(region.address, buf.finish());
+  const region = emitText(arena, 32, (buf) => void retpolineThunk(buf, reg), { align: 32 });
   return { address: region.address, region };
 }
 
@@ -75,25 +77,23 @@ export function createTrampoline(arena: TextArena, options: TrampolineOptions = 
   if (options.countFallbacks === true) {
     // stub: count, then continue to the thunk (or jmp rdx)
     const counter = arena.allocData(64);
-    const stub = arena.alloc(32, { align: 16 });
+    const next = thunk;
+    const stub = emitText(arena, 32, (buf) => {
+      push(buf, 'rax');
+      mov(buf, 'rax', counter.address);
+      inc(buf, qword('rax'));
+      pop(buf, 'rax');
+      jumpToRdx(buf, next);
+    });
     regions.push(stub);
-    const buf = new CodeBuffer(stub.address, 32);
-    push(buf, 'rax');
-    mov(buf, 'rax', counter.address);
-    inc(buf, qword('rax'));
-    pop(buf, 'rax');
-    if (thunk === null) jmp(buf, 'rdx');
-    else jmp(buf, thunk);
-    arena.write(stub.address, buf.finish());
     thunk = stub.address;
     fallbacks = () => new DataView(arena.read(counter.address, 8).buffer).getBigUint64(0, true);
   }
-  const region = arena.alloc(16, { align: 16 });
+  const target = thunk;
+  const region = emitText(arena, 16, (buf) => {
+    nop5(buf);
+    jumpToRdx(buf, target);
+  });
   regions.push(region);
-  const buf = new CodeBuffer(region.address, 16);
-  nop5(buf);
-  if (thunk === null) jmp(buf, 'rdx');
-  else jmp(buf, thunk);
-  arena.write(region.address, buf.finish());
   return Object.freeze({ entry: region.address, fallback, thunk, regions: Object.freeze(regions), fallbacks });
 }

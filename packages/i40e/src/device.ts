@@ -1,5 +1,5 @@
-import type { Reader, Region, TextArena } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer } from '@bpf-dispatcher/x86';
+import { type Reader, type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
+import type { CodeBuffer } from '@bpf-dispatcher/x86';
 import { XDP_ACTION_NAMES, XDP_BUFF, XDP_HEADROOM, XDP_RXQ, type UdpFlow, type XdpCall, type XdpProg, buildUdpFrame, defineXdpCall } from '@bpf-dispatcher/xdp-call';
 import { I40eError } from './errors.js';
 import { BUFFER_STRIDE, COUNTERS, DESC, FRAME_SLOT, RING } from './layout.js';
@@ -253,13 +253,7 @@ export class I40eDevice {
   }
 
   private emitCode(stats: boolean, verifyHandlers: boolean): PollCode {
-    const emit = (size: number, fn: (buf: CodeBuffer) => void) => {
-      const region = this.arena.alloc(size, { align: 64 });
-      const buf = new CodeBuffer(region.address, size);
-      fn(buf);
-      this.arena.write(region.address, buf.finish());
-      return region.address;
-    };
+    const emit = (size: number, fn: (buf: CodeBuffer) => void) => emitText(this.arena, size, fn, { align: 64 }).address;
     const napiPoll = emit(4096, (buf) => emitNapiPoll(buf, this.xdpCall.trampoline.entry, { mode: this.mode, stats, verifyHandlers }));
     const driverLoop = emit(256, (buf) => emitDriverLoop(buf, napiPoll));
     return { napiPoll, driverLoop };

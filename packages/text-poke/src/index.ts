@@ -17,3 +17,4 @@ export { NativeArena, type NativeArenaOptions } from './native/native-arena.js';
 export { callNative } from './native/native-call.js';
 export { nativeSupported } from './native/libc.js';
 export { createArena, type ArenaKind } from './create-arena.js';
+export { emitText } from './emit-text.js';

@@ -1,5 +1,5 @@
-import type { TextArena } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer, alu, rdtsc, ret, shift } from '@bpf-dispatcher/x86';
+import { type TextArena, emitText } from '@bpf-dispatcher/text-poke';
+import { type CodeBuffer, alu, rdtsc, ret, shift } from '@bpf-dispatcher/x86';
 
 const calibrations = new WeakMap<TextArena, number>();
 
@@ -20,11 +20,10 @@ export function nsPerTick(arena: TextArena): number {
   if (known !== undefined) return known;
   let value = 1;
   if (arena.kind === 'native') {
-    const region = arena.alloc(32);
-    const buf = new CodeBuffer(region.address, 32);
-    emitReadTsc(buf);
-    ret(buf);
-    arena.write(region.address, buf.finish());
+    const region = emitText(arena, 32, (buf) => {
+      emitReadTsc(buf);
+      ret(buf);
+    });
     const t0 = process.hrtime.bigint();
     const c0 = arena.call(region.address);
     const until = t0 + 20_000_000n;

@@ -1,6 +1,6 @@
 import { type ChangeOutcome, Dispatcher, type Trampoline, createTrampoline } from '@bpf-dispatcher/dispatcher';
-import type { TextArena } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer, pop, push, ret, mov } from '@bpf-dispatcher/x86';
+import { type TextArena, emitText } from '@bpf-dispatcher/text-poke';
+import { mov, pop, push, ret } from '@bpf-dispatcher/x86';
 import { emitXdpCallRun } from './call-site.js';
 import { XdpError } from './errors.js';
 import { type XdpProg, isXdpProg } from './xdp-prog.js';
@@ -47,20 +47,18 @@ export class XdpCall {
   }
 
   private emitStub(stats: boolean): bigint {
-    const region = this.arena.alloc(128, { align: 16 });
-    const buf = new CodeBuffer(region.address, 128);
-    push(buf, 'rbx');
-    push(buf, 'r12');
-    push(buf, 'r13');
-    mov(buf, 'rbx', 'rdi');
-    mov(buf, 'r12', 'rsi');
-    emitXdpCallRun(buf, this.trampoline.entry, { ctx: 'rbx', prog: 'r12', ...(stats ? { statsScratch: 'r13' as const } : {}) });
-    pop(buf, 'r13');
-    pop(buf, 'r12');
-    pop(buf, 'rbx');
-    ret(buf);
-    this.arena.write(region.address, buf.finish());
-    return region.address;
+    return emitText(this.arena, 128, (buf) => {
+      push(buf, 'rbx');
+      push(buf, 'r12');
+      push(buf, 'r13');
+      mov(buf, 'rbx', 'rdi');
+      mov(buf, 'r12', 'rsi');
+      emitXdpCallRun(buf, this.trampoline.entry, { ctx: 'rbx', prog: 'r12', ...(stats ? { statsScratch: 'r13' as const } : {}) });
+      pop(buf, 'r13');
+      pop(buf, 'r12');
+      pop(buf, 'rbx');
+      ret(buf);
+    }).address;
   }
 
   /** Whether retpolines are used for the fallback. */

@@ -1,5 +1,5 @@
-import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer } from '@bpf-dispatcher/x86';
+import { type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
+import type { CodeBuffer } from '@bpf-dispatcher/x86';
 import { ticksToNanoseconds } from './clock.js';
 import { XdpError } from './errors.js';
 import { BPF_PROG } from './layout.js';
@@ -42,17 +42,13 @@ let nextId = 1;
  * Assemble a program into the arena and create its `struct bpf_prog`.
  * @param emit writes the function body; the buffer's base is the function's address;
  *   `info.id` is the program's id (also stored in its struct).
- * @throws XdpError EINVAL for a bad name or size; TextPokeError when the arena is full.
+ * @throws XdpError EINVAL for a bad name; TextPokeError EINVAL if the code does not fit
+ *   `size`, or when the arena is full.
  */
 export function createXdpProg(arena: TextArena, name: string, size: number, emit: (buf: CodeBuffer, info: { readonly id: number }) => void): XdpProg {
   if (typeof name !== 'string' || name.length === 0) throw new XdpError('EINVAL', 'createXdpProg: name must be a non-empty string');
   const id = nextId++;
-  const text = arena.alloc(size, { align: 16 });
-  const buf = new CodeBuffer(text.address, size);
-  emit(buf, { id });
-  const code = buf.finish();
-  if (code.length > size) throw new XdpError('EINVAL', `createXdpProg(${name}): ${code.length} bytes do not fit ${size}`);
-  arena.write(text.address, code);
+  const text = emitText(arena, size, (buf) => emit(buf, { id }), { align: 16 });
   const insns: Region = arena.allocData(64);
   const struct = arena.allocData(BPF_PROG.size);
   const view = new DataView(arena.dataView(struct).buffer, arena.dataView(struct).byteOffset, BPF_PROG.size);

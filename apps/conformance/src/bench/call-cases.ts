@@ -1,6 +1,6 @@
 import { Dispatcher, createRetpolineThunk, createTrampoline } from '@bpf-dispatcher/dispatcher';
-import { NativeArena } from '@bpf-dispatcher/text-poke';
-import { type CodeBuffer, call, dec, jcc, mov, pop, push, ret, CodeBuffer as Buf } from '@bpf-dispatcher/x86';
+import { NativeArena, emitText } from '@bpf-dispatcher/text-poke';
+import { type CodeBuffer, call, dec, jcc, mov, pop, push, ret } from '@bpf-dispatcher/x86';
 import { XdpAction, xdpConstant } from '@bpf-dispatcher/xdp-call';
 
 /** A call-only case: a native loop that makes `n` calls to a program. */
@@ -47,27 +47,32 @@ export async function callCase(kind: CallCaseKind): Promise<CallCase> {
     name = kind === 'full' ? 'call-full' : `call-dispatcher-${kind.dispatcher}`;
     emitCall = (b) => call(b, trampoline.entry);
   }
-  const region = arena.alloc(128, { align: 64 });
-  const buf = new Buf(region.address, 128);
-  const loop = buf.newLabel();
-  push(buf, 'rbx');
-  push(buf, 'r12');
-  push(buf, 'r13');
-  mov(buf, 'r13', 'rdi');
-  mov(buf, 'rbx', prog.bpfFunc);
-  buf.align(16);
-  buf.bind(loop);
-  mov(buf, 'edi', 0);
-  mov(buf, 'esi', 0);
-  mov(buf, 'rdx', 'rbx');
-  emitCall(buf);
-  dec(buf, 'r13');
-  jcc(buf, 'ne', loop);
-  pop(buf, 'r13');
-  pop(buf, 'r12');
-  pop(buf, 'rbx');
-  ret(buf);
-  arena.write(region.address, buf.finish());
+  const emitTheCall = emitCall;
+  const region = emitText(
+    arena,
+    128,
+    (buf) => {
+      const loop = buf.newLabel();
+      push(buf, 'rbx');
+      push(buf, 'r12');
+      push(buf, 'r13');
+      mov(buf, 'r13', 'rdi');
+      mov(buf, 'rbx', prog.bpfFunc);
+      buf.align(16);
+      buf.bind(loop);
+      mov(buf, 'edi', 0);
+      mov(buf, 'esi', 0);
+      mov(buf, 'rdx', 'rbx');
+      emitTheCall(buf);
+      dec(buf, 'r13');
+      jcc(buf, 'ne', loop);
+      pop(buf, 'r13');
+      pop(buf, 'r12');
+      pop(buf, 'rbx');
+      ret(buf);
+    },
+    { align: 64 },
+  );
   arena.call(region.address, 100_000);
   return {
     name,

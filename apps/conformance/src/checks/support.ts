@@ -1,14 +1,10 @@
 import { type Dispatcher, type Trampoline, createTrampoline } from '@bpf-dispatcher/dispatcher';
-import type { TextArena } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer, mov, ret } from '@bpf-dispatcher/x86';
+import { type TextArena, emitText } from '@bpf-dispatcher/text-poke';
+import { type CodeBuffer, mov, ret } from '@bpf-dispatcher/x86';
 
 /** Emit code into fresh text; returns its address. */
 export function emit(arena: TextArena, size: number, fn: (buf: CodeBuffer) => void, align = 16): bigint {
-  const region = arena.alloc(size, { align });
-  const buf = new CodeBuffer(region.address, size);
-  fn(buf);
-  arena.write(region.address, buf.finish());
-  return region.address;
+  return emitText(arena, size, fn, { align }).address;
 }
 
 /** `count` real programs; program i returns 1000 + i. */

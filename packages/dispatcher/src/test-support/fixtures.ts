@@ -1,5 +1,5 @@
-import { NativeArena, SimulatedArena, type TextArena, nativeSupported } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer, mov, ret } from '@bpf-dispatcher/x86';
+import { NativeArena, SimulatedArena, type TextArena, emitText, nativeSupported } from '@bpf-dispatcher/text-poke';
+import { type CodeBuffer, mov, ret } from '@bpf-dispatcher/x86';
 import { createTrampoline, type Trampoline } from '../trampoline.js';
 
 /** The arenas every dispatcher test runs on (native only where supported). */
@@ -10,11 +10,7 @@ export const ARENAS: [string, () => TextArena][] = [
 
 /** Emit `fn` into fresh text. */
 export function emit(arena: TextArena, size: number, fn: (buf: CodeBuffer) => void, align = 16): bigint {
-  const region = arena.alloc(size, { align });
-  const buf = new CodeBuffer(region.address, size);
-  fn(buf);
-  arena.write(region.address, buf.finish());
-  return region.address;
+  return emitText(arena, size, fn, { align }).address;
 }
 
 /** `count` programs, each returning its index + 1000, at irregular addresses. */

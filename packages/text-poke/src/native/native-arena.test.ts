@@ -1,7 +1,7 @@
 import { type CodeBuffer, NOP5, alu, call, inc, jcc, jmp, mov, pause, pop, push, qword, ret, test } from '@bpf-dispatcher/x86';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emitQuiescentState } from '../quiescent-emitter.js';
-import { assemble } from '../test-support/assemble.js';
+import { emitText as assemble } from '../emit-text.js';
 import { callOnWorker } from '../test-support/worker.js';
 import { nativeSupported } from './libc.js';
 import { NativeArena } from './native-arena.js';

@@ -29,7 +29,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nativeSupported } from '../native/libc.js';
 import { NativeArena } from '../native/native-arena.js';
-import { assemble } from '../test-support/assemble.js';
+import { emitText as assemble } from '../emit-text.js';
 import type { TextArena } from '../types.js';
 import { SimulatedArena } from './simulated-arena.js';
 

@@ -185,14 +185,12 @@ describe('mov and friends', () => {
 
   it('movzx from bytes and words, registers and memory', () => {
     for (const dst of [...GP32, ...GP64]) {
-      const bits = GP32.includes(dst as never) ? 32 : 64;
       for (const src of GP8) expectInsn(enc((b) => movzx(b, dst, src)), 'movzx', [r(dst), r(src)]);
       for (const src of GP16) expectInsn(enc((b) => movzx(b, dst, src)), 'movzx', [r(dst), r(src)]);
       for (const base of GP64) {
         expectInsn(enc((b) => movzx(b, dst, byte(base, 14))), 'movzx', [r(dst), m(base, 14, 8)]);
         expectInsn(enc((b) => movzx(b, dst, word(base, 300))), 'movzx', [r(dst), m(base, 300, 16)]);
       }
-      expect(bits).toBeGreaterThan(0);
     }
     expect(() => movzx(new CodeBuffer(), 'eax', 'ebx')).toThrow(OperandError);
     expect(() => movzx(new CodeBuffer(), 'al', 'bl')).toThrow(OperandError);
