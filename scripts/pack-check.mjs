@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Packaging check: pack every publishable workspace package, install the tarballs into a
 // scratch project outside the workspace, and import each entry point with plain Node
-// (no TypeScript loader, no workspace links). Fails on a leftover `workspace:` range or
-// on anything publint or @arethetypeswrong/cli (ESM-only profile) reports.
+// (no TypeScript loader, no workspace links). Fails on a leftover `workspace:` range, on
+// anything publint or @arethetypeswrong/cli (ESM-only profile) reports, on a packed source
+// map (or a sourceMappingURL comment: the sources are not packed), and on an `@internal`
+// member left in a packed declaration file (the build strips them: stripInternal).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const packagesDir = join(root, 'packages');
@@ -44,6 +46,36 @@ try {
     const listing = run('tar', ['-tzf', file], scratch);
     if (!listing.includes('package/dist/index.js') || !listing.includes('package/dist/index.d.ts')) {
       console.error(`FAIL ${manifest.name}: tarball lacks dist/index.js or dist/index.d.ts`);
+      failures++;
+    }
+    const entries = listing.split('\n').filter(Boolean);
+    const maps = entries.filter((entry) => entry.endsWith('.map'));
+    if (maps.length > 0) {
+      console.error(`FAIL ${manifest.name}: source maps are packed (their sources are not): ${maps.slice(0, 3).join(', ')}${maps.length > 3 ? ', ...' : ''}`);
+      failures++;
+    }
+    const unpacked = join(scratch, `unpacked-${basename(dir)}`);
+    mkdirSync(unpacked);
+    run('tar', ['-xzf', file, '-C', unpacked], scratch);
+    for (const entry of entries.filter((e) => /\.(d\.ts|js)$/.test(e))) {
+      const text = readFileSync(join(unpacked, entry), 'utf8');
+      if (entry.endsWith('.d.ts') && text.includes('@internal')) {
+        console.error(`FAIL ${manifest.name}: ${entry.slice('package/'.length)} declares an @internal member (build with stripInternal)`);
+        failures++;
+      }
+      if (/^\/\/# sourceMappingURL=/m.test(text)) {
+        console.error(`FAIL ${manifest.name}: ${entry.slice('package/'.length)} points at a source map`);
+        failures++;
+      }
+    }
+    for (const field of ['repository', 'homepage', 'bugs']) {
+      if (manifest[field] === undefined) {
+        console.error(`FAIL ${manifest.name}: package.json has no "${field}"`);
+        failures++;
+      }
+    }
+    if (manifest.repository !== undefined && manifest.repository.directory !== `packages/${basename(dir)}`) {
+      console.error(`FAIL ${manifest.name}: repository.directory should be packages/${basename(dir)}`);
       failures++;
     }
   }

@@ -1,7 +1,7 @@
 import { LISTING_16_ENTRIES, LISTING_1_ENTRY } from '@bpf-dispatcher/reference';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseAddress } from './addresses.js';
-import { main } from './cli.js';
+import { cliVersion, invokedDirectly, main } from './cli.js';
 import { disasm } from './commands/disasm.js';
 
 describe('addresses', () => {
@@ -65,10 +65,37 @@ describe('CLI', () => {
   });
 
   it('rejects bad arguments with a usage error and a non-zero code', async () => {
-    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const err: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      err.push(String(chunk));
+      return true;
+    });
     expect(await main(['disasm', '--entries', '99'])).not.toBe(0);
     expect(await main(['disasm', '--prog', 'zzz'])).not.toBe(0);
+    err.length = 0;
     expect(await main(['no-such-command'])).not.toBe(0);
+    expect(err.join('')).toMatch(/^error: unknown command 'no-such-command'\n/);
+  });
+
+  it('prints the version of its package.json', async () => {
+    capture();
+    expect(await main(['--version'])).toBe(0);
+    expect(out.join('')).toBe(`${cliVersion()}\n`);
+    expect(cliVersion()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('recognises itself when started through a symlink (invokedDirectly resolves links)', async () => {
+    const { mkdtempSync, symlinkSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { fileURLToPath } = await import('node:url');
+    const self = fileURLToPath(new URL('./cli.ts', import.meta.url));
+    const link = join(mkdtempSync(join(tmpdir(), 'cli-link-')), 'bpf-dispatcher');
+    symlinkSync(self, link);
+    expect(invokedDirectly(link, self)).toBe(true);
+    expect(invokedDirectly(self, self)).toBe(true);
+    expect(invokedDirectly(join(tmpdir(), 'no-such-file.js'), self)).toBe(false);
+    expect(invokedDirectly(undefined, self)).toBe(false);
   });
 
   it('runs the conformance suite green on the simulated arena', async () => {

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { BpfDispatcherError } from '@bpf-dispatcher/x86';
 import { Command, Option } from 'commander';
 import { parseAddress, parseCount } from './addresses.js';
@@ -6,21 +8,39 @@ import { bench } from './commands/bench.js';
 import { conformance } from './commands/conformance.js';
 import { soak } from './commands/soak.js';
 import { DISASM_DEFAULTS, disasm } from './commands/disasm.js';
+import { CliError, assertOutputs } from './output.js';
 
 const collect = (value: string, previous: bigint[] = []) => [...previous, parseAddress(value)];
 
+/** The CLI's version: the `version` of this app's package.json (read next to `dist/` or `src/`). */
+export function cliVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof manifest.version === 'string' ? manifest.version : '0.0.0';
+}
+
+/** Build the `bpf-dispatcher` command line (commander), with every subcommand. */
 export function buildProgram(): Command {
   const program = new Command('bpf-dispatcher')
     .description("The kernel's BPF dispatcher in user space: conformance suite, listings and benchmarks.")
+    .version(cliVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
+  // Output files are checked before any work: an unwritable path fails at once, in one line.
+  program.hook('preAction', (_program, action) => assertOutputs(action.opts()));
 
   program
     .command('conformance', { isDefault: true })
     .description('run the conformance suite (the default command) and print a pass/fail table')
     .addOption(new Option('--arena <kind>', 'which arena(s) to run on').choices(['simulated', 'native', 'both']).default('both'))
-    .option('--json <file>', 'also write the results as JSON')
-    .action(async (options) => {
+    .option('--json <file>', 'also write the results as JSON (- for standard output)')
+    .allowExcessArguments(true)
+    .action(async (options, command: Command) => {
+      // commander hands words that name no command to the default command: say what they are
+      const [extra] = command.args;
+      if (extra !== undefined) {
+        if (program.args[0] === 'conformance') command.error(`error: too many arguments for 'conformance'. Expected 0 arguments but got ${command.args.length}.`);
+        program.error(`error: unknown command '${extra}'`, { code: 'commander.unknownCommand' });
+      }
       process.exitCode = await conformance(options);
     });
 
@@ -31,7 +51,7 @@ export function buildProgram(): Command {
     .option('--prog <addr>', 'a program address (hex, or negative decimal like -1); repeatable', collect)
     .addOption(new Option('--image <addr>', 'image address').argParser(parseAddress).default(DISASM_DEFAULTS.image, '0xffffffffc0020000'))
     .addOption(new Option('--thunk <addr>', 'retpoline thunk address').argParser(parseAddress).default(DISASM_DEFAULTS.thunk, '0xffffffff81c00f10'))
-    .option('--bin <file>', 'also write the raw image bytes')
+    .option('--bin <file>', 'also write the raw image bytes to a file')
     .action((options) => {
       process.stdout.write(disasm(options));
     });
@@ -40,20 +60,22 @@ export function buildProgram(): Command {
     .command('bench')
     .description("measure the cover letter's performance table natively (baseline, no-retpoline, dispatcher 1..16, full; call-only; mixed traffic)")
     .option('--quick', 'fewer and shorter runs (well under 2 minutes)')
-    .option('--json <file>', 'write the results as JSON')
-    .option('--markdown <file>', 'write the table as Markdown')
-    .option('--svg <file>', 'write a chart of Mpps against entries as SVG')
+    .option('--json <file>', 'write the results as JSON (- for standard output)')
+    .option('--markdown <file>', 'write the table as Markdown (- for standard output)')
+    .option('--svg <file>', 'write a chart of Mpps against entries as SVG (- for standard output)')
     .action(async (options) => {
       process.exitCode = await bench(options);
     });
 
   program
     .command('soak')
-    .description('churn the dispatcher under native traffic on a worker thread and verify every packet; inject faults')
-    .addOption(new Option('--seconds <n>', 'run at least this long').argParser(parseCount(1, 86_400)).default(30))
-    .addOption(new Option('--updates <n>', 'and at least this many updates').argParser(parseCount(1, 100_000_000)).default(100_000))
+    .description(
+      'churn the dispatcher under native traffic on a worker thread and verify every packet; inject every kind of fault. Stops at whichever limit comes first',
+    )
+    .addOption(new Option('--seconds <n>', 'stop after this many seconds').argParser(parseCount(1, 86_400)).default(30))
+    .addOption(new Option('--updates <n>', 'stop after this many updates').argParser(parseCount(1, 100_000_000)).default(1_000_000))
     .option('--no-faults', 'do not inject faults')
-    .option('--json <file>', 'write the report as JSON')
+    .option('--json <file>', 'write the report as JSON (- for standard output)')
     .action(async (options) => {
       process.exitCode = await soak(options);
     });
@@ -70,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof Error && 'exitCode' in error && typeof (error as { exitCode: unknown }).exitCode === 'number') {
       return (error as { exitCode: number }).exitCode;
     }
+    if (error instanceof CliError) {
+      console.error(`bpf-dispatcher: ${error.message}`);
+      return 2;
+    }
     if (BpfDispatcherError.isInstance(error)) {
       console.error(`bpf-dispatcher: ${error.code}: ${error.message}`);
       return 2;
@@ -78,8 +104,20 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (invokedDirectly) {
+/**
+ * True when Node was started on this file, also through a symlink (an installed `bin`
+ * entry is one, often several levels deep): both sides are resolved before comparing.
+ */
+export function invokedDirectly(script: string | undefined = process.argv[1], self: string = fileURLToPath(import.meta.url)): boolean {
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(self);
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -202,19 +202,20 @@ describe.each(ARENAS)('Dispatcher: %s arena', (_name, create) => {
     expect(d.pendingChanges).toBe(0);
   });
 
-  it('EBUSY: a foreign write at the poke site fails the change and changes nothing; restoring it recovers', async () => {
+  it('EBUSY: a foreign poke at the site fails the change and changes nothing; restoring it recovers', async () => {
     arena = create();
     const [p, q] = makePrograms(arena, 2) as [bigint, bigint];
     const trampoline = createTrampoline(arena);
     const d = new Dispatcher(arena, trampoline);
     await d.changeProg(null, p);
-    const site = arena.read(trampoline.entry, 5);
+    const image = d.liveImage()?.address ?? 0n;
     const before = { entries: d.entries(), offset: d.imageOffset, image: d.liveImage() };
-    arena.write(trampoline.entry, Uint8Array.of(0xe9, 0, 0, 0, 0));
+    // a foreign poke: the site now jumps straight to p, not to the image the dispatcher installed
+    arena.textPoke(trampoline.entry, 'jump', image, p);
     await expect(d.changeProg(null, q)).rejects.toMatchObject({ code: 'POKE_FAILED', message: expect.stringMatching(/EBUSY/) });
     expect({ entries: d.entries(), offset: d.imageOffset, image: d.liveImage() }).toEqual(before);
     expect(d.stats.failures).toBe(1);
-    arena.write(trampoline.entry, site);
+    arena.textPoke(trampoline.entry, 'jump', p, image);
     await d.changeProg(null, q);
     expect(runThrough(arena, trampoline, q)).toBe(1001n);
   });

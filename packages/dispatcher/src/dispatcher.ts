@@ -5,7 +5,8 @@ import { type Fallback, HALF_SIZE, IMAGE_SIZE, generateImage, maxProgsForHalf } 
 import { DispatcherError } from './errors.js';
 import { Mutex } from './mutex.js';
 import { ProgSlots, type Slot } from './slots.js';
-import type { Trampoline } from './trampoline.js';
+import { type Trampoline, isTrampoline } from './trampoline.js';
+import { assertArena, describe, optionsObject } from './validate.js';
 
 /** Default number of slots: v1's maximum of 16. */
 export const DEFAULT_MAX_PROGS = 16;
@@ -50,7 +51,7 @@ function progAddress(value: Address | null, what: string): bigint | null {
   if (value === null) return null;
   if (typeof value === 'bigint') return BigInt.asUintN(64, value);
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt.asUintN(64, BigInt(value));
-  throw new DispatcherError('EINVAL', `changeProg: ${what} must be a program address (bigint or safe integer) or null, got ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  throw new DispatcherError('EINVAL', `changeProg: ${what} must be a program address (bigint or safe integer) or null, got ${describe(value)}`);
 }
 
 /**
@@ -81,15 +82,31 @@ export class Dispatcher {
   private counters = { updates: 0, failures: 0, graceWaits: 0 };
   private isDisposed = false;
 
+  private readonly options: DispatcherOptions;
+
   /**
-   * @throws DispatcherError EINVAL for a bad trampoline, max or timeout.
+   * Allocates nothing (the image page comes with the first update).
+   * @throws DispatcherError EINVAL for a bad arena, a trampoline that createTrampoline() did
+   *   not make for this arena, or a bad max, timeout or image address; DISPOSED for a
+   *   disposed arena or trampoline.
    */
   constructor(
     readonly arena: TextArena,
     readonly trampoline: Trampoline,
-    private readonly options: DispatcherOptions = {},
+    options: DispatcherOptions = {},
   ) {
-    if (typeof trampoline?.entry !== 'bigint') throw new DispatcherError('EINVAL', 'Dispatcher: trampoline must come from createTrampoline()');
+    assertArena(arena, 'Dispatcher');
+    if (!isTrampoline(trampoline)) {
+      const disposed = typeof trampoline === 'object' && trampoline !== null && (trampoline as Trampoline).disposed === true;
+      if (disposed) throw new DispatcherError('DISPOSED', 'Dispatcher: the trampoline was disposed');
+      throw new DispatcherError('EINVAL', 'Dispatcher: trampoline must come from createTrampoline()');
+    }
+    if (trampoline.arena !== arena) throw new DispatcherError('EINVAL', 'Dispatcher: the trampoline lives in another arena');
+    this.options = optionsObject(options, 'Dispatcher');
+    options = this.options;
+    if (options.imageAddress !== undefined && !(typeof options.imageAddress === 'bigint' || Number.isSafeInteger(options.imageAddress))) {
+      throw new DispatcherError('EINVAL', `Dispatcher: imageAddress must be an address, got ${describe(options.imageAddress)}`);
+    }
     // the image falls back to wherever the trampoline does: its thunk (or counting stub), else jmp rdx
     this.fallback = trampoline.thunk === null ? 'indirect' : 'retpoline';
     const limit = maxProgsForHalf(HALF_SIZE, this.fallback);
@@ -106,6 +123,8 @@ export class Dispatcher {
 
   private check(): void {
     if (this.isDisposed) throw new DispatcherError('DISPOSED', 'Dispatcher used after dispose()');
+    if (this.arena.disposed) throw new DispatcherError('DISPOSED', 'Dispatcher used after its arena was disposed');
+    if (this.trampoline.disposed) throw new DispatcherError('DISPOSED', 'Dispatcher used after its trampoline was disposed');
   }
 
   /** Occupied slots (the kernel's `num_progs`). */
@@ -131,6 +150,11 @@ export class Dispatcher {
   /** Counters. */
   get stats(): DispatcherStats {
     return { ...this.counters };
+  }
+
+  /** The grace-period timeout of this dispatcher, ms. */
+  get syncTimeout(): number {
+    return this.syncTimeoutMs;
   }
 
   /** Calls to changeProg queued or running. */
@@ -185,7 +209,8 @@ export class Dispatcher {
         this.image = this.arena.alloc(IMAGE_SIZE, at === undefined ? { align: IMAGE_SIZE } : { align: IMAGE_SIZE, at });
       } catch (error) {
         this.counters.failures++;
-        throw new DispatcherError('ENOMEM', `changeProg: cannot allocate the dispatcher image (${messageOf(error)}); nothing changed`, { cause: error });
+        const code = BpfDispatcherError.hasCode(error, 'EINVAL') ? 'EINVAL' : 'ENOMEM';
+        throw new DispatcherError(code, `changeProg: cannot allocate the dispatcher image (${messageOf(error)}); nothing changed`, { cause: error });
       }
     }
     const saved = this.slots.save();
@@ -253,32 +278,59 @@ export class Dispatcher {
 
   /**
    * Detach: reset the trampoline to the nop, wait for a grace period, free the image.
-   * Idempotent.
-   * @throws DispatcherError POKE_FAILED / SYNC_TIMEOUT (the image is then kept allocated).
+   * Idempotent; once the arena is disposed there is nothing left to free.
+   *
+   * A failed dispose leaves the dispatcher as it was: after a SYNC_TIMEOUT the trampoline
+   * jumps to the live image again (the image was never touched), the slots are kept, and
+   * the half that was live stays on the retired list if it cannot be re-installed, so the
+   * next update still waits for a grace period before rewriting it.
+   * @throws DispatcherError POKE_FAILED / SYNC_TIMEOUT (nothing is freed; retry later).
    */
   dispose(): Promise<void> {
     if (this.isDisposed) return Promise.resolve();
     return this.mutex.run(async () => {
       if (this.isDisposed) return;
       if (!this.arena.disposed && this.image !== null) {
-        if (this.liveHalf !== null) {
+        const image = this.image;
+        const live = this.liveHalf;
+        const liveAddress = live === null ? null : image.address + BigInt(live);
+        if (live !== null) {
           try {
-            this.arena.textPoke(this.trampoline.entry, 'jump', this.image.address + BigInt(this.liveHalf), null);
+            this.arena.textPoke(this.trampoline.entry, 'jump', liveAddress, null);
           } catch (error) {
-            throw new DispatcherError('POKE_FAILED', `dispose: cannot reset the trampoline (${messageOf(error)})`, { cause: error });
+            throw new DispatcherError('POKE_FAILED', `dispose: cannot reset the trampoline (${messageOf(error)}); nothing changed`, { cause: error });
           }
+          // from here on readers may still run in the half: it is retired until a grace period
+          this.retired.add(live);
           this.liveHalf = null;
         }
         try {
           await this.arena.synchronize({ timeoutMs: this.syncTimeoutMs });
         } catch (error) {
-          throw new DispatcherError('SYNC_TIMEOUT', `dispose: a reader may still execute the image (${messageOf(error)}); it stays allocated`, { cause: error });
+          throw new DispatcherError('SYNC_TIMEOUT', `dispose: a reader may still execute the image (${messageOf(error)}); ${this.restoreAfterFailedDispose(live, liveAddress)}`, {
+            cause: error,
+          });
         }
-        this.arena.free(this.image);
+        this.retired.clear();
+        this.arena.free(image);
       }
       this.image = null;
       this.isDisposed = true;
     });
+  }
+
+  /** Re-install the image a failed dispose took down; says what happened. */
+  private restoreAfterFailedDispose(live: number | null, liveAddress: bigint | null): string {
+    if (live === null || this.arena.disposed) return 'the image stays allocated';
+    try {
+      this.arena.textPoke(this.trampoline.entry, 'jump', null, liveAddress);
+    } catch (error) {
+      // the half stays retired: the next update waits for a grace period before rewriting it
+      return `the image stays allocated; re-installing it failed (${messageOf(error)}), so the trampoline holds the nop and the next update waits for a grace period`;
+    }
+    this.liveHalf = live;
+    this.retired.delete(live);
+    return 'the live image was re-installed and nothing changed';
   }
 }
 

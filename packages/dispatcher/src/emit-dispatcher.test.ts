@@ -4,7 +4,7 @@ import { CodeBuffer } from '@bpf-dispatcher/x86';
 import { listing } from '@bpf-dispatcher/x86/disasm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dispatcherImageSize, emitDispatcher, generateImage, maxProgsForHalf } from './emit-dispatcher.js';
+import { MAX_IMAGE_PROGS, dispatcherImageSize, emitDispatcher, generateImage, maxProgsForHalf } from './emit-dispatcher.js';
 import { DispatcherError, ImageTooLargeError, NotSimm32Error } from './errors.js';
 
 const shuffled = <T>(items: T[]): T[] => items.map((v, i) => [((i * 7919) % 31) + i / 1000, v] as const).sort((a, b) => a[0] - b[0]).map(([, v]) => v);
@@ -71,7 +71,6 @@ describe('emitDispatcher: the reference image, byte for byte', () => {
 
   it('property: the image is the identity on rdx — every registered address through its je, every other through the fallback', () => {
     const arena = new SimulatedArena();
-    const image = arena.alloc(2048);
     const [lo, hi] = [arena.textRange[0], arena.dataRange[1]];
     // simm32 addresses within rel32 reach of the image (at -0x40000000 + ...)
     const address = fc
@@ -80,6 +79,8 @@ describe('emitDispatcher: the reference image, byte for byte', () => {
       .filter((a) => a < lo || a >= hi);
     fc.assert(
       fc.property(fc.uniqueArray(address, { minLength: 1, maxLength: 16 }), fc.array(address, { maxLength: 4 }), (progs, others) => {
+        // fresh text each run: code that ran is live and is not rewritten in place
+        const image = arena.alloc(2048);
         const bytes = generateImage(image.address, progs, { fallback: 'indirect' });
         arena.write(image.address, bytes);
         const end = image.address + BigInt(bytes.length);
@@ -96,6 +97,7 @@ describe('emitDispatcher: the reference image, byte for byte', () => {
           expect(run.steps).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(progs.length + 1)) + 4);
           arena.removeExternal(target);
         }
+        arena.free(image);
       }),
       { numRuns: 200 },
     );
@@ -106,5 +108,58 @@ describe('emitDispatcher: the reference image, byte for byte', () => {
     const buf = new CodeBuffer(0x4000_0000n);
     emitDispatcher(buf, [0x4000_1000, 0x4000_2000], { fallback: 'indirect' });
     expect(buf.finish().length).toBe(dispatcherImageSize(2, 'indirect'));
+  });
+
+  it('sizes in closed form equal what the emitter writes (n = 1..800, both fallbacks, any aligned base) and grow with n', () => {
+    for (const fallback of ['retpoline', 'indirect'] as const) {
+      let previous = 0;
+      for (let n = 1; n <= 800; n++) {
+        const buf = new CodeBuffer(0x4000_0000n, 64);
+        emitDispatcher(
+          buf,
+          Array.from({ length: n }, (_, i) => 0x1000_0000 + 16 * i),
+          { fallback, thunk: 0x3000_0000 },
+        );
+        const size = dispatcherImageSize(n, fallback);
+        expect(size, `n=${n} ${fallback}`).toBe(buf.finish().length);
+        expect(size).toBeGreaterThan(previous);
+        previous = size;
+      }
+    }
+  });
+
+  it('huge or bad sizes answer at once with a number or a typed EINVAL, never hang or exhaust memory', () => {
+    expect(dispatcherImageSize(1e9)).toBeGreaterThan(18e9);
+    expect(dispatcherImageSize(MAX_IMAGE_PROGS)).toBeGreaterThan(0);
+    expect(maxProgsForHalf(1e7)).toBeGreaterThan(250_000);
+    expect(dispatcherImageSize(maxProgsForHalf(1e7))).toBeLessThanOrEqual(1e7);
+    expect(dispatcherImageSize(maxProgsForHalf(1e7) + 1)).toBeGreaterThan(1e7);
+    expect(maxProgsForHalf(0)).toBe(0);
+    expect(maxProgsForHalf(17)).toBe(0);
+    expect(maxProgsForHalf(18)).toBe(1);
+    expect(maxProgsForHalf(Number.MAX_SAFE_INTEGER)).toBe(MAX_IMAGE_PROGS);
+    for (const bad of [Number.POSITIVE_INFINITY, Number.NaN, -1, 1.5, '8' as never, 2 ** 53]) {
+      expect(() => maxProgsForHalf(bad), String(bad)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    }
+    for (const bad of [Number.POSITIVE_INFINITY, Number.NaN, -1, 1.5, 10n as never, MAX_IMAGE_PROGS + 1]) {
+      expect(() => dispatcherImageSize(bad), String(bad)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    }
+    expect(() => dispatcherImageSize(4, 'x' as never)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => maxProgsForHalf(2048, null as never)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('rejects arguments of the wrong type with typed EINVAL, not TypeError', () => {
+    const opts = { fallback: 'retpoline', thunk: REFERENCE.thunk } as const;
+    const cases: (() => unknown)[] = [
+      () => emitDispatcher(null as never, [-1], opts),
+      () => emitDispatcher(new CodeBuffer(0n), null as never, opts),
+      () => emitDispatcher(new CodeBuffer(0n), [-1], null as never),
+      () => emitDispatcher(new CodeBuffer(0n), [-1], { fallback: 'retpoline', thunk: '0x1000' as never }),
+      () => generateImage('0xffffffffc0002000' as never, [-1], opts),
+      () => generateImage(REFERENCE.image1, 'abc' as never, opts),
+      () => generateImage(REFERENCE.image1, [-1], opts, Number.NaN),
+      () => generateImage(REFERENCE.image1, [-1, '-2' as never], opts),
+    ];
+    for (const [i, run] of cases.entries()) expect(run, `case ${i}`).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
 });

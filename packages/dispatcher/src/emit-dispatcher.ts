@@ -1,5 +1,6 @@
 import { type Address, CodeBuffer, DisplacementRangeError, aluImm32, indirectJump, jcc } from '@bpf-dispatcher/x86';
 import { DispatcherError, ImageTooLargeError, NotSimm32Error } from './errors.js';
+import { assertCodeBuffer, describe, isAddress, optionsObject } from './validate.js';
 
 /**
  * How the image falls back when `rdx` matches no entry: `retpoline` jumps to the retpoline
@@ -58,10 +59,12 @@ function sortedSigned(progs: readonly Address[]): number[] {
  *   image; EINVAL for no programs, a bad address or a missing thunk.
  */
 export function emitDispatcher(buf: CodeBuffer, progs: readonly Address[], options: EmitDispatcherOptions): void {
+  assertCodeBuffer(buf, 'emitDispatcher');
+  if (!Array.isArray(progs)) throw new DispatcherError('EINVAL', `emitDispatcher: progs must be an array of addresses, got ${describe(progs)}`);
   if (progs.length === 0) throw new DispatcherError('EINVAL', 'emitDispatcher: no programs (an empty dispatcher is the trampoline nop)');
-  const { fallback, thunk } = options;
-  if (fallback !== 'retpoline' && fallback !== 'indirect') throw new DispatcherError('EINVAL', `emitDispatcher: unknown fallback ${String(fallback)}`);
-  if (fallback === 'retpoline' && thunk === undefined) throw new DispatcherError('EINVAL', 'emitDispatcher: the retpoline fallback needs a thunk address');
+  const { fallback, thunk } = optionsObject(options, 'emitDispatcher');
+  if (fallback !== 'retpoline' && fallback !== 'indirect') throw new DispatcherError('EINVAL', `emitDispatcher: unknown fallback ${describe(fallback)}`);
+  if (fallback === 'retpoline' && !isAddress(thunk)) throw new DispatcherError('EINVAL', `emitDispatcher: the retpoline fallback needs a thunk address, got ${describe(thunk)}`);
   const sorted = sortedSigned(progs);
   try {
     emitRange(buf, sorted, 0, sorted.length - 1, fallback === 'retpoline' ? (thunk as Address) : undefined);
@@ -102,6 +105,8 @@ const staging = new Uint8Array(HALF_SIZE * 2);
  * @throws ImageTooLargeError if it does not fit; the errors of {@link emitDispatcher}.
  */
 export function generateImage(address: Address, progs: readonly Address[], options: EmitDispatcherOptions, limit = HALF_SIZE): Uint8Array {
+  if (!isAddress(address)) throw new DispatcherError('EINVAL', `generateImage: address must be a bigint or safe integer, got ${describe(address)}`);
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new DispatcherError('EINVAL', `generateImage: limit must be a non-negative integer, got ${describe(limit)}`);
   const buf = new CodeBuffer(address, staging);
   emitDispatcher(buf, progs, options);
   const bytes = buf.finish();
@@ -109,22 +114,88 @@ export function generateImage(address: Address, progs: readonly Address[], optio
   return bytes;
 }
 
+/** The largest `n` {@link dispatcherImageSize} accepts (the kernel's `num_progs` is far smaller). */
+export const MAX_IMAGE_PROGS = 2 ** 31;
+
+const CMP_SIZE = 7; // cmp rdx, imm32 (48 81 FA id)
+const JG_SHORT = 2; // jg rel8 (7F cb)
+const JG_NEAR = 6; // jg rel32 (0F 8F cd)
+const JE_NEAR = 6; // je rel32 (0F 84 cd)
+const JMP_THUNK = 5; // jmp rel32 (E9 cd)
+const JMP_RDX = 2; // jmp rdx (FF E2)
+
+function checkFallback(fallback: unknown, what: string): asserts fallback is Fallback {
+  if (fallback !== 'retpoline' && fallback !== 'indirect') throw new DispatcherError('EINVAL', `${what}: fallback must be 'retpoline' or 'indirect', got ${describe(fallback)}`);
+}
+
+/**
+ * Size of the subtree {@link emitRange} emits for `count` programs starting at a byte offset
+ * congruent to `phase` mod 16: the same recursion, counting bytes instead of emitting them.
+ * Only two subtree sizes occur per level of the binary search, so memoising on (count,
+ * phase) makes this O(log n).
+ */
+function rangeSize(count: number, phase: number, leaf: number, memo: Map<number, number>): number {
+  if (count === 1) return leaf;
+  const key = count * 16 + phase;
+  const known = memo.get(key);
+  if (known !== undefined) return known;
+  const pivot = Math.floor((count - 1) / 2);
+  const head = CMP_SIZE + (pivot > 2 ? JG_NEAR : JG_SHORT);
+  const lower = rangeSize(pivot + 1, (phase + head) % 16, leaf, memo);
+  const end = (phase + head + lower) % 16;
+  const pad = (16 - end) % 16;
+  const size = head + lower + pad + rangeSize(count - pivot - 1, 0, leaf, memo);
+  memo.set(key, size);
+  return size;
+}
+
 /**
  * Size in bytes of the image for `n` programs (it depends only on `n` and the fallback):
  * 18, 50, 98, 130, 162 for 1..5 programs and 594 for 16 with the retpoline fallback.
+ * Computed in closed form from the shape of the binary search (O(log n)), so any `n` up to
+ * {@link MAX_IMAGE_PROGS} answers at once.
+ * @throws DispatcherError EINVAL unless `n` is an integer from 0 to MAX_IMAGE_PROGS and
+ *   `fallback` is `retpoline` or `indirect`.
  */
 export function dispatcherImageSize(n: number, fallback: Fallback = 'retpoline'): number {
-  if (!Number.isSafeInteger(n) || n < 0) throw new DispatcherError('EINVAL', `dispatcherImageSize: n must be a non-negative integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_IMAGE_PROGS) {
+    throw new DispatcherError('EINVAL', `dispatcherImageSize: n must be an integer from 0 to ${MAX_IMAGE_PROGS}, got ${describe(n)}`);
+  }
+  checkFallback(fallback, 'dispatcherImageSize');
   if (n === 0) return 0;
-  const progs = Array.from({ length: n }, (_, i) => -1 - i);
-  const buf = new CodeBuffer(-0x4000_0000, Math.max(64, n * 48));
-  emitDispatcher(buf, progs, { fallback, thunk: -0x4000_0000 - 0x1000 });
-  return buf.finish().length;
+  const leaf = CMP_SIZE + JE_NEAR + (fallback === 'retpoline' ? JMP_THUNK : JMP_RDX);
+  // images start 16-byte aligned (a half is 2048-aligned)
+  return rangeSize(n, 0, leaf, new Map());
 }
 
-/** The largest number of programs whose image fits `halfSize` bytes (52 for a 2048-byte half with retpolines). */
+/**
+ * The largest number of programs whose image fits `halfSize` bytes (52 for a 2048-byte half
+ * with retpolines). A binary search over {@link dispatcherImageSize} (sizes grow with n).
+ * @throws DispatcherError EINVAL unless `halfSize` is a non-negative safe integer and
+ *   `fallback` is `retpoline` or `indirect`.
+ */
 export function maxProgsForHalf(halfSize: number = HALF_SIZE, fallback: Fallback = 'retpoline'): number {
-  let n = 0;
-  while (dispatcherImageSize(n + 1, fallback) <= halfSize) n++;
-  return n;
+  if (!Number.isSafeInteger(halfSize) || halfSize < 0) throw new DispatcherError('EINVAL', `maxProgsForHalf: halfSize must be a non-negative integer, got ${describe(halfSize)}`);
+  checkFallback(fallback, 'maxProgsForHalf');
+  if (halfSize !== HALF_SIZE) return searchMaxProgs(halfSize, fallback);
+  const known = halfLimits[fallback];
+  if (known !== undefined) return known;
+  const limit = searchMaxProgs(halfSize, fallback);
+  halfLimits[fallback] = limit;
+  return limit;
+}
+
+/** {@link maxProgsForHalf} of the real half size, per fallback (every Dispatcher asks). */
+const halfLimits: Partial<Record<Fallback, number>> = {};
+
+function searchMaxProgs(halfSize: number, fallback: Fallback): number {
+  // every program costs at least one leaf (15 bytes), so n <= halfSize / 15
+  let lo = 0;
+  let hi = Math.min(MAX_IMAGE_PROGS, Math.floor(halfSize / (CMP_SIZE + JE_NEAR + JMP_RDX)) + 1);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (dispatcherImageSize(mid, fallback) <= halfSize) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }

@@ -7,6 +7,7 @@ import { BpfDispatcherError } from '@bpf-dispatcher/x86';
  */
 export type DispatcherErrorCode =
   | 'EINVAL'
+  | 'EBUSY'
   | 'NOT_SIMM32'
   | 'ERANGE'
   | 'IMAGE_TOO_LARGE'

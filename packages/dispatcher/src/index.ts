@@ -13,8 +13,9 @@ export {
   dispatcherImageSize,
   emitDispatcher,
   generateImage,
+  MAX_IMAGE_PROGS,
   maxProgsForHalf,
 } from './emit-dispatcher.js';
-export { type Trampoline, type TrampolineOptions, createRetpolineThunk, createTrampoline } from './trampoline.js';
+export { type Trampoline, type TrampolineOptions, createRetpolineThunk, createTrampoline, isTrampoline } from './trampoline.js';
 export type { Slot } from './slots.js';
 export { type ChangeOutcome, DEFAULT_MAX_PROGS, Dispatcher, type DispatcherOptions, type DispatcherStats } from './dispatcher.js';

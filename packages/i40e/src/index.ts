@@ -7,5 +7,5 @@
 export { I40eError, type I40eErrorCode } from './errors.js';
 export { BUFFER_STRIDE, COUNTERS, DESC, FRAME_SLOT, RING } from './layout.js';
 export { type RxMode, emitDriverLoop, emitNapiPoll } from './napi-poll.js';
-export { I40eDevice, type I40eDeviceOptions, Netdev, type RingCounters, RxRing, defaultFlows } from './device.js';
+export { I40eDevice, type I40eDeviceOptions, Netdev, type RingCounters, RxRing, defaultFlows, isI40eDevice, isNetdev } from './device.js';
 export { i40eXdpSetup } from './xdp-setup.js';

@@ -1,6 +1,6 @@
 import { BPF_PROG, RECORD_META_SIZE, XDP_BUFF, XDP_HEADROOM, XdpAction, emitXdpCallRun } from '@bpf-dispatcher/xdp-call';
 import {
-  type CodeBuffer,
+  CodeBuffer,
   type Gp64,
   type Label,
   add,
@@ -23,7 +23,9 @@ import {
   word,
   call,
 } from '@bpf-dispatcher/x86';
+import { I40eError } from './errors.js';
 import { BUFFER_SHIFT, COUNTERS, DESC, FRAME_SHIFT, FRAME_SLOT, RING } from './layout.js';
+import { describe } from './validate.js';
 
 /** Receive path flavour: copy mode (`i40e_run_xdp`) or AF_XDP zero-copy (`i40e_run_xdp_zc`). */
 export type RxMode = 'copy' | 'zc';
@@ -79,6 +81,11 @@ function currentDesc(buf: CodeBuffer): void {
   alu(buf, 'add', 'rax', qword('rbx', RING.descs));
 }
 
+function checkEmit(buf: unknown, target: unknown, what: string, name: string): void {
+  if (!(buf instanceof CodeBuffer)) throw new I40eError('EINVAL', `${what}: buf must be a CodeBuffer, got ${describe(buf)}`);
+  if (typeof target !== 'bigint' && !Number.isSafeInteger(target)) throw new I40eError('EINVAL', `${what}: ${name} must be an address, got ${describe(target)}`);
+}
+
 /**
  * Emit `napi_poll(ring, budget, reader_counter) -> processed`: the i40e rx clean loop with
  * XDP. Per descriptor with DD set: build the ring's xdp_buff, READ_ONCE the ring's
@@ -94,9 +101,16 @@ function currentDesc(buf: CodeBuffer): void {
  * never runs dry. With `verifyHandlers`, the loop clears the 4 bytes in front of each
  * packet before the call and afterwards checks that the program signed them with the id
  * of the program it meant to run (as `xdp_record` does), counting `misrouted` otherwise.
+ * @throws I40eError EINVAL for a bad buffer, entry or options; the encoder's errors if the
+ *   trampoline is out of reach.
  */
 export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: { mode: RxMode; stats: boolean; verifyHandlers?: boolean }): void {
+  checkEmit(buf, trampolineEntry, 'emitNapiPoll', 'trampolineEntry');
+  if (typeof options !== 'object' || options === null) throw new I40eError('EINVAL', `emitNapiPoll: options must be an object, got ${describe(options)}`);
   const { mode, stats } = options;
+  if (mode !== 'copy' && mode !== 'zc') throw new I40eError('EINVAL', `emitNapiPoll: mode must be 'copy' or 'zc', got ${describe(mode)}`);
+  if (typeof stats !== 'boolean') throw new I40eError('EINVAL', `emitNapiPoll: stats must be a boolean, got ${describe(stats)}`);
+  if (options.verifyHandlers !== undefined && typeof options.verifyHandlers !== 'boolean') throw new I40eError('EINVAL', 'emitNapiPoll: verifyHandlers must be a boolean');
   const verify = options.verifyHandlers === true;
   const L = () => buf.newLabel();
   const [loop, verdict, next, noProg, unknown, pass, stackFull, tx, txFull, restore, done, noReader] = [L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L()] as const;
@@ -266,8 +280,10 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
  * Emit `driver_loop(rings, nrings, packets, budget, reader_counter) -> processed`: poll the
  * rings round robin with `napi_poll` (budget capped by what is left) until `packets` have
  * been processed, or every ring came back empty in a row. No JS per packet or per poll.
+ * @throws I40eError EINVAL for a bad buffer or napiPoll address.
  */
 export function emitDriverLoop(buf: CodeBuffer, napiPoll: bigint): void {
+  checkEmit(buf, napiPoll, 'emitDriverLoop', 'napiPoll');
   const [outer, busy, wrap, store, finish] = [buf.newLabel(), buf.newLabel(), buf.newLabel(), buf.newLabel(), buf.newLabel()];
   // [rsp] ring index, [rsp+8] consecutive empty polls
   prologue(buf, 24);

@@ -74,6 +74,7 @@ await new Promise((resolve) => worker.once('message', resolve));
 await worker.terminate();
 const { summarize } = await import('@bpf-dispatcher/bench-kit');
 const sync = summarize(syncSamples);
+reader.unregister(); // dispose() refuses while a reader is online
 arena.dispose();
 
 console.log('text-poke (native arena)');

@@ -2,12 +2,14 @@
  * The TextArena contract, written once and run against every arena: the simulated one
  * everywhere, the native one on x86-64 Linux.
  */
-import { BpfDispatcherError, NOP5, aluImm32, mov, ret, add } from '@bpf-dispatcher/x86';
+import { BpfDispatcherError, CodeBuffer, NOP5, aluImm32, mov, ret, add } from '@bpf-dispatcher/x86';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PokeMismatchError, SyncTimeoutError, TextPokeError } from './errors.js';
 import { nativeSupported } from './native/libc.js';
 import { NativeArena } from './native/native-arena.js';
-import { emitQuiescentState } from './quiescent-emitter.js';
+import { emitQuiescentState, emitReaderOffline } from './quiescent-emitter.js';
+import { RegionMemory } from './region-memory.js';
+import { pokeInstruction } from './poke-insn.js';
 import { SimulatedArena } from './simulated/simulated-arena.js';
 import { emitText as assemble } from './emit-text.js';
 import type { TextArena } from './types.js';
@@ -18,6 +20,7 @@ const ARENAS: [string, () => TextArena][] = [
 ];
 
 const fitsSimm32 = (a: bigint) => BigInt.asIntN(64, a) === BigInt.asIntN(32, a);
+const code = (code: string) => expect.objectContaining({ code });
 
 describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
   const skip = name === 'native' && !nativeSupported();
@@ -49,7 +52,7 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
       add(b, 'eax', 100);
       ret(b);
     });
-    return { entry: region.address, site };
+    return { entry: region.address, site, region };
   };
 
   it.skipIf(skip)('allocates aligned text (int3-filled) and data (zeroed) that fit simm32 and lie within +-2 GiB', () => {
@@ -227,6 +230,7 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
     await expect(pending).resolves.toMatchObject({ waitedFor: 1 });
     const counter = arena.read(reader.counterAddress, 8);
     expect(new DataView(counter.buffer).getBigUint64(0, true)).toBe(1n);
+    reader.unregister();
   });
 
   it.skipIf(skip)('every use after dispose() is a typed DISPOSED error; dispose is idempotent', async () => {
@@ -247,6 +251,281 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
     ];
     for (const use of uses) expect(use).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
     await expect(arena.synchronize()).rejects.toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+  });
+
+  /** `mov eax, value; ret` copied in with write() only: not live yet. */
+  const written = (value: number, size = 16) => {
+    const region = arena.alloc(size);
+    const b = new CodeBuffer(region.address);
+    mov(b, 'eax', value);
+    ret(b);
+    arena.write(region.address, b.finish());
+    return region;
+  };
+
+  it.skipIf(skip)('issue 10.1: call refuses text that was allocated but never written (EFAULT) and malformed arguments (EINVAL)', () => {
+    open();
+    const blank = arena.alloc(64);
+    expect(() => arena.call(blank.address)).toThrow(code('EFAULT'));
+    expect(() => arena.call(blank.address + 8n)).toThrow(code('EFAULT'));
+    const fn = written(5, 64); // 6 bytes of code, 58 int3 after them
+    expect(() => arena.call(fn.address + 6n)).toThrow(code('EFAULT'));
+    expect(() => arena.call(fn.address + 40n)).toThrow(code('EFAULT'));
+    expect(arena.call(fn.address)).toBe(5n);
+    for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, 1n << 64n, -(1n << 63n) - 1n, '1', null, {}]) {
+      expect(() => arena.call(fn.address, bad as number)).toThrow(code('EINVAL'));
+    }
+    expect(() => arena.call(fn.address, 1, 2, 3, 4, 5, 6, 7)).toThrow(code('EINVAL'));
+    expect(() => arena.call(1.5)).toThrow(code('EINVAL'));
+    expect(arena.call(fn.address, -1, (1n << 64n) - 1n, -(1n << 63n))).toBe(5n);
+  });
+
+  it.skipIf(skip)('issue 10.2: text that was called, emitted or published is live: write() over it is EBUSY and changes nothing', () => {
+    open();
+    const called = written(1);
+    expect(arena.write(called.address + 16n - 1n, Uint8Array.of(0xcc))).toBeUndefined(); // before any call: free to change
+    arena.call(called.address);
+    expect(() => arena.write(called.address, Uint8Array.of(0xb8, 9, 0, 0, 0))).toThrow(code('EBUSY'));
+    expect(() => arena.write(called.address + 2n, Uint8Array.of(0))).toThrow(/textPoke/);
+    expect(arena.call(called.address)).toBe(1n);
+
+    const emitted = constant(2);
+    expect(() => arena.write(emitted, Uint8Array.of(0x90))).toThrow(code('EBUSY'));
+    expect(arena.call(emitted)).toBe(2n);
+
+    const published = written(3);
+    arena.publish(published.address, 6);
+    expect(() => arena.write(published.address + 1n, Uint8Array.of(9))).toThrow(code('EBUSY'));
+    expect(() => arena.publish(published.address, 16)).toThrow(code('EINVAL')); // bytes 6..15 never written
+    expect(() => arena.publish(arena.alloc(16).address, 1)).toThrow(code('EINVAL'));
+    expect(() => arena.publish(arena.allocData(16).address, 1)).toThrow(code('EFAULT'));
+    expect(() => arena.publish(published.address, 1.5)).toThrow(code('EINVAL'));
+
+    // freeing live code is allowed (after the caller's own grace period); the region is blank again
+    arena.free(called);
+    const again = arena.alloc(16, { at: called.address });
+    expect(() => arena.call(again.address)).toThrow(code('EFAULT'));
+    arena.write(again.address, Uint8Array.of(0xb8, 4, 0, 0, 0, 0xc3));
+    expect(arena.call(again.address)).toBe(4n);
+  });
+
+  it.skipIf(skip)('issue 10.2: a poke target is live; once the last site leaves it is retired until a synchronize() that started afterwards completes', async () => {
+    open();
+    const { entry, site } = siteFunction();
+    const { site: site2 } = siteFunction();
+    const b = written(2);
+    arena.textPoke(site, 'jump', null, b.address);
+    arena.textPoke(site2, 'call', null, b.address);
+    expect(arena.call(entry)).toBe(2n);
+    expect(() => arena.write(b.address, Uint8Array.of(0xb8, 3))).toThrow(code('EBUSY'));
+    expect(() => arena.free(b)).toThrow(code('EBUSY'));
+    arena.textPoke(site2, 'call', b.address, null); // one site left
+    expect(() => arena.write(b.address, Uint8Array.of(0xb8, 3))).toThrow(code('EBUSY'));
+    const reader = arena.registerReader('cpu1');
+    const early = arena.synchronize({ timeoutMs: 5000 }); // starts before the retirement: does not count
+    arena.textPoke(site, 'jump', b.address, null); // last site gone: retired
+    expect(arena.call(entry)).toBe(107n);
+    expect(() => arena.write(b.address, Uint8Array.of(0xb8, 3))).toThrow(/retired/);
+    reader.quiescent();
+    await early;
+    expect(() => arena.write(b.address, Uint8Array.of(0xb8, 3))).toThrow(code('EBUSY'));
+    const grace = arena.synchronize({ timeoutMs: 5000 });
+    reader.quiescent();
+    await grace;
+    arena.write(b.address, Uint8Array.of(0xb8, 3, 0, 0, 0));
+    arena.textPoke(site, 'jump', null, b.address);
+    expect(arena.call(entry)).toBe(3n);
+    // freeing the site's own region drops what it targets; then b's region can go
+    const { region: siteRegion } = siteFunction();
+    const site3 = siteRegion.address + 8n;
+    arena.textPoke(site3, 'jump', null, b.address);
+    arena.free(arena.alloc(16)); // unrelated frees are fine
+    expect(() => arena.free(b)).toThrow(code('EBUSY'));
+    arena.textPoke(site, 'jump', b.address, null);
+    expect(() => arena.free(b)).toThrow(code('EBUSY'));
+    arena.free(siteRegion);
+    reader.unregister();
+    arena.free(b);
+  });
+
+  it.skipIf(skip)('issue 10.2: the dispatcher pattern (one image, halves written in turn, a grace period before reusing a half) works', async () => {
+    open();
+    const { entry, site } = siteFunction();
+    const image = arena.alloc(4096, 4096);
+    const half = (index: number, value: number) => {
+      const at = image.address + BigInt(index * 2048);
+      const b = new CodeBuffer(at);
+      mov(b, 'eax', value);
+      ret(b);
+      arena.write(at, b.finish());
+      return at;
+    };
+    let live: bigint | null = null;
+    for (let round = 0; round < 6; round++) {
+      const next = half(round & 1, 10 + round);
+      arena.textPoke(site, 'jump', live, next);
+      expect(arena.call(entry)).toBe(BigInt(10 + round));
+      // without a grace period the half just left cannot be rewritten
+      if (live !== null) expect(() => arena.write(live as bigint, Uint8Array.of(0xc3))).toThrow(code('EBUSY'));
+      await arena.synchronize();
+      live = next;
+    }
+    expect(() => arena.write(live as bigint, Uint8Array.of(0xc3))).toThrow(code('EBUSY')); // live half
+    arena.textPoke(site, 'jump', live, null);
+    await arena.synchronize();
+    arena.free(image);
+  });
+
+  it.skipIf(skip)('issue 10.2: textPoke refuses targets in data or in text that holds no code (EFAULT); malformed targets (EINVAL)', () => {
+    open();
+    const { site } = siteFunction();
+    const before = arena.read(site, 5);
+    expect(() => arena.textPoke(site, 'jump', null, arena.alloc(16).address)).toThrow(code('EFAULT'));
+    expect(() => arena.textPoke(site, 'jump', null, arena.allocData(16).address)).toThrow(code('EFAULT'));
+    expect(() => arena.textPoke(site, 'jump', null, 1.5)).toThrow(code('EINVAL'));
+    expect(() => arena.textPoke(site, 'jump', 'x' as unknown as bigint, null)).toThrow(code('EINVAL'));
+    expect(() => arena.textPoke(Number.NaN, 'jump', null, null)).toThrow(code('EINVAL'));
+    expect(arena.read(site, 5)).toEqual(before);
+  });
+
+  it.skipIf(skip)('issue 10.3: memory(region) is a checked little-endian accessor; after free it throws EFAULT, after dispose DISPOSED', () => {
+    open();
+    const r = arena.allocData(32);
+    const m = arena.memory(r);
+    expect(m).toBeInstanceOf(RegionMemory);
+    expect(arena.memory(r)).toBe(m);
+    expect([m.address, m.size]).toEqual([r.address, 32]);
+    m.setU8(0, 0xab);
+    m.setU16(2, 0x1234);
+    m.setU32(4, 0xdeadbeef);
+    m.setU64(8, 0x0102030405060708n);
+    m.write(16, Uint8Array.of(9, 8, 7));
+    expect([...arena.read(r.address, 19)]).toEqual([0xab, 0, 0x34, 0x12, 0xef, 0xbe, 0xad, 0xde, 8, 7, 6, 5, 4, 3, 2, 1, 9, 8, 7]);
+    expect([m.getU8(0), m.getU16(2), m.getU32(4), m.getU64(8)]).toEqual([0xab, 0x1234, 0xdeadbeef, 0x0102030405060708n]);
+    expect([...m.read(16, 3)]).toEqual([9, 8, 7]);
+    expect(arena.dataBytes(r)[0]).toBe(0xab); // the raw view and the accessor share memory
+    expect(arena.dataView(r)).toBe(arena.dataBytes(r)); // the deprecated alias
+    expect(() => m.getU64(25)).toThrow(code('EFAULT'));
+    expect(() => m.getU8(-1)).toThrow(code('EFAULT'));
+    expect(() => m.getU8(1.5)).toThrow(code('EFAULT'));
+    expect(() => m.read(30, 4)).toThrow(code('EFAULT'));
+    expect(() => m.setU8(0, 256)).toThrow(code('EINVAL'));
+    expect(() => m.setU16(0, -1)).toThrow(code('EINVAL'));
+    expect(() => m.setU32(0, 1.5)).toThrow(code('EINVAL'));
+    expect(() => m.setU64(0, 1n << 64n)).toThrow(code('EINVAL'));
+    expect(() => m.write(0, [1] as unknown as Uint8Array)).toThrow(code('EINVAL'));
+    const freed = arena.allocData(16);
+    const fm = arena.memory(freed);
+    arena.free(freed);
+    expect(fm.usable).toBe(false);
+    expect(() => fm.getU8(0)).toThrow(code('EFAULT'));
+    expect(() => arena.memory(freed)).toThrow(code('EINVAL'));
+
+    const view = arena.dataBytes(r);
+    arena.dispose();
+    expect(m.usable).toBe(false);
+    const uses: (() => unknown)[] = [
+      () => m.getU8(0),
+      () => m.getU16(0),
+      () => m.getU32(0),
+      () => m.getU64(0),
+      () => m.setU8(0, 1),
+      () => m.setU16(0, 1),
+      () => m.setU32(0, 1),
+      () => m.setU64(0, 1n),
+      () => m.read(0, 1),
+      () => m.write(0, Uint8Array.of(1)),
+      () => arena.memory(r),
+      () => arena.dataBytes(r),
+      () => arena.dataView(r),
+      () => arena.publish(r.address, 1),
+    ];
+    for (const use of uses) expect(use).toThrow(code('DISPOSED'));
+    // a raw view that outlived its arena cannot fault (native: it now reads an inert zero page)
+    view[1] = 7;
+    expect(typeof view[0]).toBe('number');
+    expect(view.length).toBe(32);
+  });
+
+  it.skipIf(skip)('issue 10.4: dispose() is refused (EBUSY) while a reader is online; the arena stays usable; the reader then reports disposed', () => {
+    open();
+    const fn = constant(6);
+    const reader = arena.registerReader('napi-0');
+    expect(reader.disposed).toBe(false);
+    expect(() => arena.dispose()).toThrow(code('EBUSY'));
+    expect(() => arena.dispose()).toThrow(/napi-0/);
+    expect(arena.disposed).toBe(false);
+    expect(arena.call(fn)).toBe(6n);
+    reader.quiescent();
+    arena.allocData(16);
+    // machine code takes it offline
+    const offline = assemble(arena, 32, (b) => {
+      emitReaderOffline(b, reader, 'r11');
+      ret(b);
+    });
+    arena.call(offline.address);
+    const parked = arena.registerReader('parked');
+    parked.offline();
+    arena.dispose();
+    expect(arena.disposed).toBe(true);
+    expect(reader.disposed).toBe(true);
+    expect(parked.disposed).toBe(true);
+    for (const use of [() => reader.quiescent(), () => reader.online(), () => reader.offline(), () => reader.unregister()]) {
+      expect(use).toThrow(code('DISPOSED'));
+    }
+    expect(() => emitQuiescentState(new CodeBuffer(0x1000n), reader, 'r11')).toThrow(code('DISPOSED'));
+    expect(() => emitReaderOffline(new CodeBuffer(0x1000n), reader, 'r11')).toThrow(code('DISPOSED'));
+  });
+
+  it.skipIf(skip)('issue 10.4: an unregistered reader reports disposed and its addresses are refused by the emitters', () => {
+    open();
+    const reader = arena.registerReader();
+    reader.unregister();
+    expect(reader.disposed).toBe(true);
+    expect(() => emitQuiescentState(new CodeBuffer(0x1000n), reader, 'r11')).toThrow(code('DISPOSED'));
+    expect(() => arena.registerReader(5 as unknown as string)).toThrow(code('EINVAL'));
+  });
+
+  it.skipIf(skip)('issue 10.5: malformed sizes, alignments, options and regions are EINVAL; regions are recognised by identity', async () => {
+    open();
+    for (const size of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e12, -16, '16', 2 ** 31]) {
+      expect(() => arena.alloc(size as number)).toThrow(code('EINVAL'));
+      expect(() => arena.allocData(size as number)).toThrow(code('EINVAL'));
+    }
+    for (const align of [3, 1.5, Number.NaN, 0, -8, 2 ** 21, '16']) {
+      expect(() => arena.alloc(16, align as number)).toThrow(code('EINVAL'));
+      expect(() => arena.allocData(16, { align: align as number })).toThrow(code('EINVAL'));
+    }
+    expect(() => arena.alloc(16, 'x' as unknown as number)).toThrow(code('EINVAL'));
+    expect(() => arena.alloc(16, { at: 1.5 })).toThrow(code('EINVAL'));
+    const r = arena.allocData(64);
+    const lookalike = { address: r.address, size: r.size, kind: r.kind } as const;
+    const other = create();
+    try {
+      const foreign = other.allocData(64);
+      for (const bad of [lookalike, foreign, null, undefined, 42, { address: 'x' }]) {
+        expect(() => arena.free(bad as never)).toThrow(code('EINVAL'));
+        expect(() => arena.dataBytes(bad as never)).toThrow(code('EINVAL'));
+        expect(() => arena.dataView(bad as never)).toThrow(code('EINVAL'));
+        expect(() => arena.memory(bad as never)).toThrow(code('EINVAL'));
+      }
+      expect(() => arena.dataBytes(arena.alloc(16))).toThrow(code('EINVAL'));
+      other.free(foreign);
+    } finally {
+      other.dispose();
+    }
+    arena.free(r);
+    expect(() => arena.free(r)).toThrow(code('EINVAL'));
+    expect(() => arena.read(0x1000n, Number.NaN)).toThrow(code('EINVAL'));
+    expect(() => arena.read(0x1000n, 1.5)).toThrow(code('EINVAL'));
+    expect(() => arena.read('0x1000' as unknown as bigint, 1)).toThrow(code('EINVAL'));
+    expect(() => arena.write(0x1000n, [1, 2] as unknown as Uint8Array)).toThrow(code('EINVAL'));
+    await expect(arena.synchronize({ timeoutMs: Number.NaN })).rejects.toThrow(code('EINVAL'));
+    await expect(arena.synchronize(null as never)).rejects.toThrow(code('EINVAL'));
+    expect(() => assemble(arena, 16, 'not a function' as never)).toThrow(code('EINVAL'));
+    expect(() => assemble(null as never, 16, () => {})).toThrow(code('EINVAL'));
+    expect(() => pokeInstruction(1.5, 'jump', null)).toThrow(code('EINVAL'));
+    expect(() => pokeInstruction(0x1000n, 'jump', Number.NaN)).toThrow(code('EINVAL'));
   });
 
   it.skipIf(skip)('cmp rdx, imm32 works on arena addresses (they fit a sign-extended imm32)', () => {

@@ -9,9 +9,11 @@ export type ArenaKind = 'simulated' | 'native' | 'auto';
 
 /**
  * Create an arena by kind.
- * @throws TextPokeError UNSUPPORTED_PLATFORM for `native` off x86-64 Linux; EINVAL for an unknown kind.
+ * @throws TextPokeError UNSUPPORTED_PLATFORM for `native` off x86-64 Linux; EINVAL for an
+ *   unknown kind or options that are not an object.
  */
 export function createArena(kind: ArenaKind, options: SimulatedArenaOptions & NativeArenaOptions = {}): TextArena {
+  if (typeof options !== 'object' || options === null) throw new TextPokeError('EINVAL', 'createArena: options must be an object');
   if (kind === 'simulated') return new SimulatedArena(options);
   if (kind === 'native') return new NativeArena(options);
   if (kind === 'auto') return nativeSupported() ? new NativeArena(options) : new SimulatedArena(options);

@@ -30,18 +30,20 @@ interface Slot {
  * (and writes it for readers driven from JS).
  */
 export class ReaderTable {
-  private readonly words: BigInt64Array;
+  private words: BigInt64Array;
   private readonly slots: (Slot | undefined)[] = new Array(MAX_READERS).fill(undefined);
 
   /**
    * @param view live bytes of the table (READER_TABLE_SIZE, 8-byte aligned)
    * @param address the table's address as code sees it
    * @param check throws if the owning arena is disposed
+   * @param isDisposed true once the owning arena is disposed
    */
   constructor(
     view: Uint8Array,
     private readonly address: bigint,
     private readonly check: () => void,
+    private readonly isDisposed: () => boolean,
   ) {
     if (view.byteOffset % 8 !== 0 || view.length < READER_TABLE_SIZE) throw new TextPokeError('EINVAL', 'reader table view must be 8-byte aligned');
     this.words = new BigInt64Array(view.buffer, view.byteOffset, READER_TABLE_SIZE / 8);
@@ -59,9 +61,13 @@ export class ReaderTable {
     return Atomics.load(this.words, this.word(index, ONLINE_OFFSET)) !== 0n;
   }
 
-  /** Register a reader; it starts online. @throws TextPokeError ENOMEM when all slots are taken. */
+  /**
+   * Register a reader; it starts online.
+   * @throws TextPokeError ENOMEM when all slots are taken; EINVAL for a name that is not a string.
+   */
   register(name?: string): Reader {
     this.check();
+    if (name !== undefined && typeof name !== 'string') throw new TextPokeError('EINVAL', `registerReader: name must be a string, got ${typeof name}`);
     const index = this.slots.indexOf(undefined);
     if (index < 0) throw new TextPokeError('ENOMEM', `registerReader: all ${MAX_READERS} reader slots are taken`);
     const slot: Slot = { name: name ?? `reader-${index}`, index };
@@ -75,8 +81,13 @@ export class ReaderTable {
       this.check();
       if (this.slots[index] !== slot) throw new TextPokeError('EINVAL', `reader ${slot.name} is unregistered`);
     };
+    const isDisposed = () => this.isDisposed();
+    const slots = this.slots;
     return Object.freeze({
       name: slot.name,
+      get disposed() {
+        return isDisposed() || slots[index] !== slot;
+      },
       counterAddress: slotAddress + BigInt(COUNTER_OFFSET),
       onlineAddress: slotAddress + BigInt(ONLINE_OFFSET),
       quiescent: () => {
@@ -100,6 +111,18 @@ export class ReaderTable {
     });
   }
 
+  /** Names of the registered readers whose online flag is set (by JS or by machine code). */
+  onlineNames(): string[] {
+    const names: string[] = [];
+    for (const slot of this.slots) if (slot !== undefined && this.isOnline(slot.index)) names.push(slot.name);
+    return names;
+  }
+
+  /** The arena is disposed: drop the view of its memory (every reader method throws DISPOSED first). */
+  release(): void {
+    this.words = new BigInt64Array(0);
+  }
+
   /** Number of registered readers. */
   get registered(): number {
     return this.slots.filter((s) => s !== undefined).length;
@@ -112,8 +135,9 @@ export class ReaderTable {
    */
   async synchronize(options: SyncOptions = {}): Promise<SyncResult> {
     this.check();
+    if (typeof options !== 'object' || options === null) throw new TextPokeError('EINVAL', 'synchronize: options must be an object');
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!(timeoutMs >= 0)) throw new TextPokeError('EINVAL', `synchronize: timeoutMs must be >= 0, got ${timeoutMs}`);
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new TextPokeError('EINVAL', `synchronize: timeoutMs must be >= 0, got ${timeoutMs}`);
     const start = performance.now();
     let waiting: { slot: Slot; seen: bigint }[] = [];
     for (const slot of this.slots) {

@@ -18,3 +18,4 @@ export { callNative } from './native/native-call.js';
 export { nativeSupported } from './native/libc.js';
 export { createArena, type ArenaKind } from './create-arena.js';
 export { emitText } from './emit-text.js';
+export { RegionMemory } from './region-memory.js';

@@ -1,6 +1,10 @@
 import type { Address } from '@bpf-dispatcher/x86';
+import type { RegionMemory } from './region-memory.js';
 
-/** A block of arena memory. */
+/**
+ * A block of arena memory. Arenas recognise the regions they handed out by identity, not
+ * by shape: pass the very object `alloc()`/`allocData()` returned.
+ */
 export interface Region {
   /** Address of the first byte, unsigned 64-bit. */
   readonly address: bigint;
@@ -44,6 +48,11 @@ export interface SyncResult {
  */
 export interface Reader {
   readonly name: string;
+  /**
+   * True once the reader was unregistered or its arena disposed: its addresses no longer
+   * belong to it and must not be handed to code any more (its methods throw).
+   */
+  readonly disposed: boolean;
   /** Address of the 64-bit quiescent-state counter (bumped once per quiescent state). */
   readonly counterAddress: bigint;
   /** Address of the 64-bit online flag (1 = online, 0 = offline). */
@@ -58,7 +67,7 @@ export interface Reader {
   unregister(): void;
 }
 
-/** A 64-bit argument or result of a call into arena code. */
+/** A 64-bit argument of a call into arena code: a bigint in [-2^63, 2^64) or a safe integer. */
 export type Word = bigint | number;
 
 /**
@@ -67,7 +76,16 @@ export type Word = bigint | number;
  * (bytes and a small CPU) and `NativeArena` (mmap'd memory on x86-64 Linux); every test
  * of a higher layer runs against this contract.
  *
- * Every method throws a `TextPokeError` with code `DISPOSED` after {@link dispose}.
+ * Every method throws a `TextPokeError` with code `DISPOSED` after {@link dispose}, and
+ * `EINVAL` for malformed arguments (before doing anything).
+ *
+ * **Live text.** Every `write()` into text is one extent. An extent is *live* once
+ * {@link call} entered it, `emitText` wrote it, {@link publish} published it, or while a
+ * poke site jumps or calls into it. Live text changes only through {@link textPoke} (the
+ * kernel's rule for text that may be executing); `write()` over it throws EBUSY. When the
+ * last poke site leaves an extent that was never otherwise live, the extent is *retired*:
+ * writable again once a {@link synchronize} that started after the retirement has
+ * completed (a grace period), EBUSY before.
  */
 export interface TextArena {
   readonly kind: 'simulated' | 'native';
@@ -82,23 +100,51 @@ export interface TextArena {
    * Allocate executable memory (filled with int3). All regions lie within +-2 GiB of each
    * other and, by default, at addresses that fit a sign-extended imm32. `options` may be
    * just the alignment (`alloc(4096, 4096)`).
-   * @throws TextPokeError ENOMEM when full, EINVAL for a bad size/alignment/placement.
+   * @throws TextPokeError ENOMEM when full; EINVAL for a size that is not an integer from 1
+   *   to 1 GiB, an alignment that is not a power of two up to 1 MiB, or a bad placement.
    */
   alloc(size: number, options?: AllocOptions | number): Region;
   /** Allocate zeroed read-write memory reachable by code. @throws like {@link alloc}. */
   allocData(size: number, options?: AllocOptions | number): Region;
-  /** Return a region. @throws TextPokeError EINVAL if it is not a live region of this arena. */
+  /**
+   * Return a region (the kernel's `bpf_jit_free_exec`).
+   * @throws TextPokeError EINVAL if it is not a live region of this arena (freed already,
+   *   another arena's, or not an object `alloc()` returned); EBUSY if a poke site
+   *   elsewhere still jumps into it.
+   */
   free(region: Region): void;
 
   /**
-   * Copy bytes in: text that is not live yet, or data.
-   * @throws TextPokeError EFAULT if the range is not inside one allocated region.
+   * Copy bytes in: text that is not live (see above), or data.
+   * @throws TextPokeError EFAULT if the range is not inside one allocated region; EBUSY if it
+   *   overlaps live text, or retired text whose grace period has not passed.
    */
   write(address: Address, bytes: Uint8Array): void;
   /** Copy bytes out. @throws TextPokeError EFAULT outside allocated regions. */
   read(address: Address, length: number): Uint8Array;
-  /** A live view of a data region (no copy). @throws TextPokeError EINVAL for a text region. */
+  /**
+   * Declare written text live: code is about to run (e.g. its address is handed to other
+   * code). From now on it changes only through {@link textPoke}, until its region is freed.
+   * `emitText` publishes what it writes.
+   * @throws TextPokeError EFAULT outside one allocated text region; EINVAL if a byte of the
+   *   range was never written.
+   */
+  publish(address: Address, length: number): void;
+  /**
+   * The raw live bytes of a data region (no copy, no checks on use; the `buffer` spans
+   * only this region). After {@link dispose} a view still held reads zeros and its writes
+   * go nowhere (never unmapped memory); prefer {@link memory}, which throws instead.
+   * @throws TextPokeError EINVAL for a text region or an object that is not a live region of this arena.
+   */
+  dataBytes(region: Region): Uint8Array;
+  /** @deprecated the same as {@link dataBytes}; use {@link memory} (checked) or `dataBytes`. */
   dataView(region: Region): Uint8Array;
+  /**
+   * A checked accessor over a data region: little-endian u8/u16/u32/u64 loads and stores
+   * and byte copies, each throwing DISPOSED after {@link dispose} (EFAULT after the region is freed).
+   * @throws TextPokeError EINVAL as {@link dataBytes}.
+   */
+  memory(region: Region): RegionMemory;
 
   /**
    * The kernel's `bpf_arch_text_poke(ip, type, old, new)`: change the 5-byte instruction at
@@ -107,11 +153,16 @@ export interface TextArena {
    * instruction.
    * @throws TextPokeError ERANGE if a target is beyond rel32 reach; PokeMismatchError
    *   (EBUSY) if the site does not hold the old instruction (nothing is written); EINVAL
-   *   for a site the arena cannot poke atomically; EFAULT outside text.
+   *   for a site the arena cannot poke atomically or a malformed address; EFAULT for a
+   *   site outside text or a new target in data or in text that holds no written code.
+   *   The extent `new` lies in is live while the site targets it (see above).
    */
   textPoke(ip: Address, type: PokeType, oldTarget: Address | null, newTarget: Address | null): PokeResult;
 
-  /** Register a reader thread for grace periods. @throws TextPokeError ENOMEM when all slots are taken. */
+  /**
+   * Register a reader thread for grace periods; it starts online.
+   * @throws TextPokeError ENOMEM when all slots are taken.
+   */
   registerReader(name?: string): Reader;
   /**
    * Wait until every online reader has passed a quiescent state since the call
@@ -122,10 +173,18 @@ export interface TextArena {
 
   /**
    * Call code at `entry` with up to six integer arguments (System V: rdi, rsi, rdx, rcx,
-   * r8, r9) and return rax as an unsigned 64-bit bigint.
+   * r8, r9) and return rax as an unsigned 64-bit bigint. The extent entered becomes live.
+   * @throws TextPokeError EFAULT if `entry` is not inside written text of this arena;
+   *   EINVAL for more than six arguments or one that is not a {@link Word}.
    */
   call(entry: Address, ...args: Word[]): bigint;
 
-  /** Release all memory. Idempotent. */
+  /**
+   * Release all memory. Idempotent. Memory views handed out stay harmless (see
+   * {@link dataBytes}).
+   * @throws TextPokeError EBUSY while a registered reader is online (a thread may still be
+   *   executing arena code): nothing is released and the arena stays fully usable. Take
+   *   readers offline (`reader.offline()`, `emitReaderOffline`) or unregister them first.
+   */
   dispose(): void;
 }

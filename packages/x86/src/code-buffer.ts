@@ -1,4 +1,5 @@
-import { DisplacementRangeError, LabelError, X86Error } from './errors.js';
+import { describeValue } from './describe.js';
+import { DisplacementRangeError, LabelError, OperandError, X86Error } from './errors.js';
 import { writeNops } from './nops.js';
 
 /** A position in a {@link CodeBuffer}'s code, bound once with {@link CodeBuffer.bind}. Opaque. */
@@ -26,8 +27,44 @@ interface LabelState {
 }
 
 const MAX_SAFE_ADDRESS = 2 ** 52;
+/** Largest code a buffer holds (and largest initial capacity): 1 GiB. */
+const MAX_CAPACITY = 2 ** 30;
+const INT64_MIN = -(1n << 63n);
+const UINT64_MAX = (1n << 64n) - 1n;
+
+/** True if `value` is an {@link Address}: a safe integer or a bigint in the 64-bit range (signed or unsigned). */
+export function isAddress(value: unknown): value is Address {
+  if (typeof value === 'number') return Number.isSafeInteger(value);
+  return typeof value === 'bigint' && value >= INT64_MIN && value <= UINT64_MAX;
+}
+
+/**
+ * Check that `value` is an {@link Address}.
+ * @throws OperandError (INVALID_OPERAND) otherwise: strings, non-integers, unsafe numbers,
+ *   bigints beyond 64 bits.
+ */
+export function assertAddress(value: unknown, what: string): asserts value is Address {
+  if (!isAddress(value)) {
+    throw new OperandError(`${what}: ${describeValue(value)} is not an address (use a safe integer or a 64-bit bigint)`);
+  }
+}
+
+function isIntIn(value: unknown, lo: number, hi: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= lo && value <= hi;
+}
 
 /** Store a 32-bit value little endian at `at`. */
+function badField(what: string, value: unknown): OperandError {
+  return new OperandError(`${what}: ${describeValue(value)} is not a value of the field's width`);
+}
+
+/** @throws DisplacementRangeError if a rel8 field at `at` cannot reach `target`. */
+function checkReach(at: number, kind: 'rel8' | 'rel32', target: number): void {
+  if (kind !== 'rel8') return;
+  const rel = target - (at + 1);
+  if (rel < -128 || rel > 127) throw new DisplacementRangeError(BigInt(rel), 8, 'short branch to label');
+}
+
 function put32(bytes: Uint8Array, at: number, value: number): void {
   bytes[at] = value & 0xff;
   bytes[at + 1] = (value >>> 8) & 0xff;
@@ -35,9 +72,21 @@ function put32(bytes: Uint8Array, at: number, value: number): void {
   bytes[at + 3] = (value >>> 24) & 0xff;
 }
 
-/** Read an address as a signed 64-bit bigint. */
+/**
+ * Read an address as a signed 64-bit bigint.
+ * @throws OperandError if it is not an {@link Address}.
+ */
 export function addressToBigInt(address: Address): bigint {
+  assertAddress(address, 'address');
   return typeof address === 'bigint' ? BigInt.asIntN(64, address) : BigInt(address);
+}
+
+/**
+ * Check that `buf` is a {@link CodeBuffer} (every instruction function starts with it).
+ * @throws OperandError otherwise.
+ */
+export function assertCodeBuffer(buf: unknown, what: string): asserts buf is CodeBuffer {
+  if (!(buf instanceof CodeBuffer)) throw new OperandError(`${what}: expected a CodeBuffer, got ${describeValue(buf)}`);
 }
 
 /**
@@ -66,8 +115,14 @@ export class CodeBuffer {
    *   copied, until the code outgrows it; then the buffer doubles into new storage).
    *   Reusing storage avoids an allocation per image: a fresh 1 KiB Uint8Array costs
    *   about as much as encoding the whole dispatcher.
+   * @throws OperandError if `base` is not an {@link Address} or `storage` is neither a
+   *   capacity (an integer 0..2^30) nor a Uint8Array.
    */
   constructor(base: Address = 0n, storage: number | Uint8Array = 256) {
+    assertAddress(base, 'CodeBuffer base');
+    if (!(storage instanceof Uint8Array) && !isIntIn(storage, 0, MAX_CAPACITY)) {
+      throw new OperandError(`CodeBuffer: storage must be a capacity in bytes (0..${MAX_CAPACITY}) or a Uint8Array, got ${describeValue(storage)}`);
+    }
     this.base = BigInt.asUintN(64, BigInt(base));
     const signed = BigInt.asIntN(64, this.base);
     this.baseNum = signed >= -MAX_SAFE_ADDRESS && signed <= MAX_SAFE_ADDRESS ? Number(signed) : Number.NaN;
@@ -80,14 +135,29 @@ export class CodeBuffer {
     return this.pos;
   }
 
-  /** The address of the byte at `offset` (default: the next byte), unsigned 64-bit. */
+  /**
+   * The address of the byte at `offset` (default: the next byte), unsigned 64-bit.
+   * @throws OperandError if `offset` is not a safe integer.
+   */
   address(offset: number = this.pos): bigint {
+    if (!Number.isSafeInteger(offset)) throw new OperandError(`address: offset ${describeValue(offset)} is not an integer`);
     return BigInt.asUintN(64, this.base + BigInt(offset));
   }
 
-  private ensure(n: number): void {
+  /** True once {@link finish} was called (the buffer accepts no more code). */
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  /** @throws X86Error BUFFER_FINISHED after {@link finish}. */
+  private checkOpen(): void {
     if (this.finished) throw new X86Error('BUFFER_FINISHED', 'CodeBuffer: finish() was called; create a new buffer');
+  }
+
+  private ensure(n: number): void {
+    this.checkOpen();
     const need = this.pos + n;
+    if (need > MAX_CAPACITY) throw new X86Error('INVALID_OPERAND', `CodeBuffer: code would exceed ${MAX_CAPACITY} bytes`);
     if (need <= this.bytes.length) return;
     let size = Math.max(16, this.bytes.length * 2);
     while (size < need) size *= 2;
@@ -96,23 +166,27 @@ export class CodeBuffer {
     this.bytes = next;
   }
 
-  /** Append one byte. */
+  /** Append one byte (0..255, or -128..-1 as its two's complement). @throws OperandError otherwise. */
   u8(value: number): this {
+    if (!isIntIn(value, -0x80, 0xff)) throw badField('u8', value);
     this.ensure(1);
     this.bytes[this.pos++] = value;
     return this;
   }
 
-  /** Append two bytes (little endian, prefix/opcode pairs). */
+  /** Append two bytes (prefix/opcode pairs), each as {@link u8} takes it. @throws OperandError otherwise. */
   u8x2(a: number, b: number): this {
+    if (!isIntIn(a, -0x80, 0xff)) throw badField('u8x2', a);
+    if (!isIntIn(b, -0x80, 0xff)) throw badField('u8x2', b);
     this.ensure(2);
     this.bytes[this.pos++] = a;
     this.bytes[this.pos++] = b;
     return this;
   }
 
-  /** Append a 16-bit value, little endian. */
+  /** Append a 16-bit value (signed or unsigned), little endian. @throws OperandError otherwise. */
   u16(value: number): this {
+    if (!isIntIn(value, -0x8000, 0xffff)) throw badField('u16', value);
     this.ensure(2);
     const b = this.bytes;
     b[this.pos++] = value & 0xff;
@@ -120,39 +194,68 @@ export class CodeBuffer {
     return this;
   }
 
-  /** Append a 32-bit value, little endian (signed or unsigned input). */
+  /** Append a 32-bit value, little endian (signed or unsigned input). @throws OperandError otherwise. */
   u32(value: number): this {
+    if (!isIntIn(value, -0x8000_0000, 0xffff_ffff)) throw badField('u32', value);
     this.ensure(4);
     put32(this.bytes, this.pos, value);
     this.pos += 4;
     return this;
   }
 
-  /** Append a 64-bit value, little endian. */
-  u64(value: bigint): this {
+  /**
+   * Append a 64-bit value (a signed or unsigned 64-bit bigint, or a safe integer), little endian.
+   * @throws OperandError otherwise.
+   */
+  u64(value: bigint | number): this {
+    if (!isAddress(value)) throw badField('u64', value);
     this.ensure(8);
-    const v = BigInt.asUintN(64, value);
+    const v = BigInt.asUintN(64, BigInt(value));
     put32(this.bytes, this.pos, Number(v & 0xffff_ffffn));
     put32(this.bytes, this.pos + 4, Number(v >> 32n));
     this.pos += 8;
     return this;
   }
 
-  /** Append raw bytes. */
+  /**
+   * Append raw bytes: a Uint8Array, or an array (or typed array) of integers 0..255.
+   * @throws OperandError for anything else; nothing is written.
+   */
   raw(data: ArrayLike<number>): this {
+    if (!(data instanceof Uint8Array)) {
+      if (!Array.isArray(data) && !(ArrayBuffer.isView(data) && !(data instanceof DataView))) {
+        throw new OperandError(`raw: expected a Uint8Array or an array of bytes, got ${describeValue(data)}`);
+      }
+      const list = data as ArrayLike<unknown>;
+      for (let i = 0; i < list.length; i++) {
+        if (!isIntIn(list[i], 0, 0xff)) throw new OperandError(`raw: element ${i} (${describeValue(list[i])}) is not a byte 0..255`);
+      }
+    }
     this.ensure(data.length);
     this.bytes.set(data, this.pos);
     this.pos += data.length;
     return this;
   }
 
-  /** Overwrite a 32-bit field already emitted (used by fixups and by code that patches itself). */
+  /**
+   * Overwrite a 32-bit field already emitted (used by code that patches itself).
+   * @throws OperandError unless `at..at+3` lies in the emitted code and `value` is a 32-bit value.
+   */
   patch32(at: number, value: number): void {
+    if (!isIntIn(at, 0, this.pos - 4)) throw new OperandError(`patch32: offset ${describeValue(at)} is not inside the ${this.pos} bytes emitted`);
+    if (!isIntIn(value, -0x8000_0000, 0xffff_ffff)) throw badField('patch32', value);
+    this.checkOpen();
     put32(this.bytes, at, value);
   }
 
-  /** Overwrite an 8-bit field already emitted. */
+  /**
+   * Overwrite an 8-bit field already emitted.
+   * @throws OperandError unless `at` lies in the emitted code and `value` is a byte (-128..255).
+   */
   patch8(at: number, value: number): void {
+    if (!isIntIn(at, 0, this.pos - 1)) throw new OperandError(`patch8: offset ${describeValue(at)} is not inside the ${this.pos} bytes emitted`);
+    if (!isIntIn(value, -0x80, 0xff)) throw badField('patch8', value);
+    this.checkOpen();
     this.bytes[at] = value & 0xff;
   }
 
@@ -172,19 +275,22 @@ export class CodeBuffer {
 
   /**
    * Bind `label` to the current position and patch every branch already emitted to it.
+   * Everything is checked first: when it throws, the label stays unbound and no byte changes.
    * @throws LabelError if the label is foreign or already bound.
    * @throws DisplacementRangeError if a short (rel8) branch cannot reach it.
    */
   bind(label: Label): this {
     const state = this.state(label);
     if (state.offset >= 0) throw new LabelError('LABEL_REBOUND', `label already bound at offset ${state.offset}`);
-    state.offset = this.pos;
+    const target = this.pos;
     const pending = state.pending;
     if (pending !== undefined) {
-      for (const fixup of pending) this.resolve(fixup, state.offset);
+      for (const fixup of pending) checkReach(fixup.at, fixup.kind, target);
+      for (const fixup of pending) this.resolve(fixup, target);
       this.unresolved -= pending.length;
       state.pending = undefined;
     }
+    state.offset = target;
     return this;
   }
 
@@ -201,15 +307,27 @@ export class CodeBuffer {
     return this.address(offset);
   }
 
+  /** Patch a fixup whose reach was checked ({@link checkReach}). */
   private resolve(fixup: Fixup, target: number): void {
-    const end = fixup.at + (fixup.kind === 'rel8' ? 1 : 4);
-    const rel = target - end;
-    if (fixup.kind === 'rel8') {
-      if (rel < -128 || rel > 127) throw new DisplacementRangeError(BigInt(rel), 8, 'short branch to label');
-      this.bytes[fixup.at] = rel & 0xff;
-    } else {
-      put32(this.bytes, fixup.at, rel);
-    }
+    const rel = target - (fixup.at + (fixup.kind === 'rel8' ? 1 : 4));
+    if (fixup.kind === 'rel8') this.bytes[fixup.at] = rel & 0xff;
+    else put32(this.bytes, fixup.at, rel);
+  }
+
+  /**
+   * Check, without writing anything, that a displacement field of `kind` at offset `at`
+   * (default: the next byte) may refer to `label`: the label belongs to this buffer, the
+   * buffer is not finished, and if the label is bound, it is within reach. Instruction
+   * functions call it before their first byte, so that a failed branch leaves no bytes.
+   * @throws LabelError if the label is foreign; OperandError for a bad `kind` or `at`.
+   * @throws DisplacementRangeError if a bound label is out of reach of a rel8.
+   */
+  checkLabelField(label: Label, kind: 'rel8' | 'rel32', at: number = this.pos): void {
+    if (kind !== 'rel8' && kind !== 'rel32') throw new OperandError(`labelField: kind must be 'rel8' or 'rel32', got ${describeValue(kind)}`);
+    if (!isIntIn(at, this.pos, MAX_CAPACITY)) throw new OperandError(`labelField: offset ${describeValue(at)} is before the end of the code`);
+    const state = this.state(label);
+    this.checkOpen();
+    if (state.offset >= 0) checkReach(at, kind, state.offset);
   }
 
   /**
@@ -219,7 +337,16 @@ export class CodeBuffer {
    * @throws DisplacementRangeError if a bound label is out of reach of a rel8.
    */
   labelField(label: Label, kind: 'rel8' | 'rel32'): void {
-    const state = this.state(label);
+    this.checkLabelField(label, kind);
+    this.writeLabelField(label, kind);
+  }
+
+  /**
+   * {@link labelField} after {@link checkLabelField} passed for this position.
+   * @internal
+   */
+  writeLabelField(label: Label, kind: 'rel8' | 'rel32'): void {
+    const state = label as unknown as LabelState;
     const at = this.pos;
     if (kind === 'rel8') this.u8(0);
     else this.u32(0);
@@ -236,8 +363,19 @@ export class CodeBuffer {
   /**
    * The displacement from the end of an instruction ending at offset `end` to the absolute
    * address `target`, as a signed 64-bit value. No range check.
+   * @throws OperandError if `target` is not an {@link Address} or `end` not an integer.
    */
   relTo(target: Address, end: number): number | bigint {
+    assertAddress(target, 'branch target');
+    if (!Number.isSafeInteger(end)) throw new OperandError(`relTo: end ${describeValue(end)} is not an integer offset`);
+    return this.relToChecked(target, end);
+  }
+
+  /**
+   * {@link relTo} for a target already checked with {@link isAddress} and an integer `end`.
+   * @internal
+   */
+  relToChecked(target: Address, end: number): number | bigint {
     if (!Number.isNaN(this.baseNum)) {
       const t = typeof target === 'number' ? target : Number(BigInt.asIntN(64, target));
       if (Number.isSafeInteger(t)) return t - (this.baseNum + end);
@@ -248,6 +386,7 @@ export class CodeBuffer {
   /**
    * The rel32 from the end of an instruction ending at `end` to `target`.
    * @throws DisplacementRangeError if it does not fit a signed 32-bit field.
+   * @throws OperandError if `target` is not an {@link Address}.
    */
   rel32To(target: Address, end: number, what: string): number {
     const rel = this.relTo(target, end);
@@ -270,8 +409,12 @@ export class CodeBuffer {
     return this.nops(pad);
   }
 
-  /** Emit exactly `count` bytes of P6 nops (greedy, at most 8 bytes each). */
+  /**
+   * Emit exactly `count` bytes of P6 nops (greedy, at most 8 bytes each).
+   * @throws OperandError if `count` is not an integer 0..2^30.
+   */
   nops(count: number): this {
+    if (!isIntIn(count, 0, MAX_CAPACITY)) throw new OperandError(`nops: count ${describeValue(count)} is not a byte count`);
     this.ensure(count);
     this.pos = writeNops(this.bytes, this.pos, count);
     return this;

@@ -3,7 +3,8 @@
  * displacement. Instruction modules call these; users normally do not.
  */
 import type { CodeBuffer } from './code-buffer.js';
-import { ImmediateRangeError } from './errors.js';
+import { describeValue } from './describe.js';
+import { ImmediateRangeError, OperandError } from './errors.js';
 import type { Mem } from './memory.js';
 import type { RegInfo, Width } from './registers.js';
 
@@ -12,28 +13,61 @@ export type Imm = number | bigint;
 
 const INT32_MIN = -0x8000_0000;
 const INT32_MAX = 0x7fff_ffff;
+const INT64_MIN = -(1n << 63n);
+const UINT64_MAX = (1n << 64n) - 1n;
 
-/** True if `value` is an integer the sign-extended imm8 form can carry. */
+/** True if a bigint is a 64-bit pattern: a signed or unsigned 64-bit value. */
+export function isInt64Pattern(value: bigint): boolean {
+  return value >= INT64_MIN && value <= UINT64_MAX;
+}
+
+/** True if `value` is an integer the sign-extended imm8 form can carry. False for any non-integer input. */
 export function fitsInt8(value: Imm): boolean {
   if (typeof value === 'number') return Number.isInteger(value) && value >= -128 && value <= 127;
+  if (typeof value !== 'bigint' || !isInt64Pattern(value)) return false;
   const v = BigInt.asIntN(64, value);
   return v >= -128n && v <= 127n;
 }
 
-/** True if `value`, read as a 64-bit pattern, equals the sign extension of its low 32 bits. */
+/**
+ * True if `value`, read as a 64-bit pattern, equals the sign extension of its low 32 bits.
+ * False for any non-integer input and for bigints outside the 64-bit range.
+ */
 export function fitsInt32(value: Imm): boolean {
   if (typeof value === 'number') return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX;
+  if (typeof value !== 'bigint' || !isInt64Pattern(value)) return false;
   const v = BigInt.asIntN(64, value);
   return v >= -0x8000_0000n && v <= 0x7fff_ffffn;
+}
+
+/**
+ * An immediate as a signed 64-bit bigint: a safe integer, or a bigint read as a 64-bit
+ * pattern (signed or unsigned).
+ * @throws OperandError if it is neither a number nor a bigint.
+ * @throws ImmediateRangeError for a non-integer, unsafe or non-finite number, or a bigint
+ *   outside the 64-bit range.
+ */
+export function imm64(value: Imm, what: string): bigint {
+  if (typeof value === 'bigint') {
+    if (isInt64Pattern(value)) return BigInt.asIntN(64, value);
+    throw new ImmediateRangeError(value, 64, what);
+  }
+  if (typeof value !== 'number') throw new OperandError(`${what}: expected an immediate (number or bigint), got ${describeValue(value)}`);
+  if (Number.isSafeInteger(value)) return BigInt(value);
+  throw new ImmediateRangeError(Number.isFinite(value) ? BigInt(Math.trunc(value)) : 0n, 64, `${what} (${value} is not a safe integer; pass a bigint)`);
 }
 
 /**
  * An immediate checked to be representable as a signed `bits`-bit value, as a number.
  * For 8/16/32-bit operands the unsigned range is accepted too (`mov eax, 0xffffffff`).
  * `what` names the instruction in the error; keep it a constant string (hot path).
- * @throws ImmediateRangeError otherwise.
+ * @throws ImmediateRangeError otherwise; OperandError if `value` is not a number or bigint.
  */
 export function immValue(value: Imm, bits: 8 | 16 | 32, what: string, allowUnsigned: boolean): number {
+  if (typeof value !== 'number' && typeof value !== 'bigint') {
+    throw new OperandError(`${what}: expected an immediate (number or bigint), got ${describeValue(value)}`);
+  }
+  if (typeof value === 'bigint' && !isInt64Pattern(value)) throw new ImmediateRangeError(value, bits, what);
   const v = typeof value === 'bigint' ? BigInt.asIntN(64, value) : value;
   const lo = bits === 32 ? INT32_MIN : bits === 8 ? -0x80 : -0x8000;
   const hi = bits === 32 ? (allowUnsigned ? 0xffff_ffff : INT32_MAX) : bits === 8 ? (allowUnsigned ? 0xff : 0x7f) : allowUnsigned ? 0xffff : 0x7fff;

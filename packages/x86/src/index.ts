@@ -5,7 +5,7 @@
  * (`cmp(buf, 'rdx', -1)`, `jcc(buf, 'e', target)`, ...), bind labels, and `finish()`.
  * The decoder/listing lives in the `@bpf-dispatcher/x86/disasm` subpath.
  */
-export { CodeBuffer, addressToBigInt, type Address, type Fixup, type Label, type Target } from './code-buffer.js';
+export { CodeBuffer, addressToBigInt, isAddress, type Address, type Fixup, type Label, type Target } from './code-buffer.js';
 export { fitsInt8, fitsInt32, type Imm } from './encoding.js';
 export {
   BpfDispatcherError,
@@ -56,3 +56,7 @@ export { CANONICAL_CONDITIONS, CONDITIONS, type Condition, conditionCode } from 
 export { int3, lfence, mfence, nop5, pause, pop, push, rdtsc, rdtscp } from './instructions/misc.js';
 export { cmovcc, lea, lockXadd, mov, movabs, movzx, setcc, xchg } from './instructions/mov.js';
 export { type IndirectOptions, indirectCall, indirectJump, retpolineThunk } from './instructions/retpoline.js';
+export { cdq, cqo, div, idiv, imul, mul, neg, not } from './instructions/muldiv.js';
+export { bswap, movsx } from './instructions/extend.js';
+export { shiftCl } from './instructions/shift-cl.js';
+export { LOCK_ALU_OPS, type LockAluOp, lockAlu, lockCmpxchg } from './instructions/atomic.js';

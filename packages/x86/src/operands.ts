@@ -1,3 +1,4 @@
+import { describeValue } from './describe.js';
 import { OperandError } from './errors.js';
 import { type Mem, isMem } from './memory.js';
 import { type Gp, type RegInfo, type Width, regInfo } from './registers.js';
@@ -5,23 +6,20 @@ import { type Gp, type RegInfo, type Width, regInfo } from './registers.js';
 /** A register or memory operand (`r/m` in the Intel SDM's notation). */
 export type RM = Gp | Mem;
 
-/** The encoder's view of an r/m operand: the register info or the memory operand. */
+/**
+ * The encoder's view of an r/m operand: the register info or the (well-formed) memory operand.
+ * @throws OperandError for anything else.
+ */
 export function rmInfo(operand: RM, what: string): RegInfo | Mem {
   if (typeof operand === 'string') return regInfo(operand);
   if (isMem(operand)) return operand;
   throw new OperandError(`${what}: expected a register or memory operand, got ${describe(operand)}`);
 }
 
-/** A short description of an operand for error messages. */
+/** A short description of an operand for error messages (register names bare). Never throws. */
 export function describe(operand: unknown): string {
   if (typeof operand === 'string') return operand;
-  if (typeof operand === 'bigint') return `${operand}n`;
-  if (isMem(operand)) return `[${operand.base}${operand.disp >= 0 ? '+' : ''}${operand.disp}]`;
-  try {
-    return JSON.stringify(operand) ?? String(operand);
-  } catch {
-    return String(operand);
-  }
+  return describeValue(operand);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { describeValue } from './describe.js';
 import { OperandError } from './errors.js';
 
 /** The sixteen 64-bit general registers, in encoding order (id 0..15). */
@@ -58,8 +59,8 @@ const TABLE: Readonly<Record<string, RegInfo>> = (() => {
  * @throws OperandError if `name` is not a general register.
  */
 export function regInfo(name: string): RegInfo {
-  const info = TABLE[name];
-  if (info === undefined) throw new OperandError(`unknown register ${JSON.stringify(name)}`);
+  const info = typeof name === 'string' ? TABLE[name] : undefined;
+  if (info === undefined) throw new OperandError(`unknown register ${describeValue(name)}`);
   return info;
 }
 
@@ -78,7 +79,7 @@ export function regOfWidth(name: string, bits: Width, what: string): RegInfo {
   return info;
 }
 
-/** The 64-bit register with the same id as `name` (e.g. `'edx'` -> `'rdx'`). */
+/** The 64-bit register with the same id as `name` (e.g. `'edx'` -> `'rdx'`). @throws OperandError for an unknown register. */
 export function asGp64(name: Gp): Gp64 {
   return GP64[regInfo(name).id] as Gp64;
 }

@@ -2,6 +2,7 @@ import { type CodeBuffer, type Gp64, alu, call, inc, mov, qword } from '@bpf-dis
 import { emitReadTsc } from './clock.js';
 import { XdpError } from './errors.js';
 import { BPF_PROG } from './layout.js';
+import { assertCodeBuffer, describe } from './validate.js';
 
 /** Registers preserved across calls (System V): where a call site keeps its operands. */
 export const CALLEE_SAVED: readonly Gp64[] = Object.freeze(['rbx', 'rbp', 'r12', 'r13', 'r14', 'r15']);
@@ -24,9 +25,15 @@ export interface XdpCallSiteRegs {
  * `bpf_prog_run_xdp` with `bpf_stats_enabled`).
  *
  * Clobbers rax, rcx, rdx, rsi, rdi, r8–r11 (a call) and flags.
- * @throws XdpError EINVAL unless the operand registers are distinct callee-saved registers.
+ * @throws XdpError EINVAL for a bad buffer or entry, or unless the operand registers are
+ *   distinct callee-saved registers; the encoder's errors if the trampoline is out of reach.
  */
 export function emitXdpCallRun(buf: CodeBuffer, trampolineEntry: bigint, regs: XdpCallSiteRegs): void {
+  assertCodeBuffer(buf, 'emitXdpCallRun');
+  if (typeof trampolineEntry !== 'bigint' && !Number.isSafeInteger(trampolineEntry)) {
+    throw new XdpError('EINVAL', `emitXdpCallRun: trampolineEntry must be an address, got ${describe(trampolineEntry)}`);
+  }
+  if (typeof regs !== 'object' || regs === null) throw new XdpError('EINVAL', `emitXdpCallRun: regs must be an object, got ${describe(regs)}`);
   const used = [regs.ctx, regs.prog, ...(regs.statsScratch === undefined ? [] : [regs.statsScratch])];
   for (const r of used) {
     if (!CALLEE_SAVED.includes(r)) throw new XdpError('EINVAL', `emitXdpCallRun: ${String(r)} is not callee-saved (use ${CALLEE_SAVED.join(', ')})`);

@@ -1,10 +1,13 @@
 import { type TextArena, emitText } from '@bpf-dispatcher/text-poke';
 import { type CodeBuffer, alu, rdtsc, ret, shift } from '@bpf-dispatcher/x86';
+import { XdpError } from './errors.js';
+import { assertArena, assertCodeBuffer, describe } from './validate.js';
 
 const calibrations = new WeakMap<TextArena, number>();
 
 /** Emit `rax = rdtsc()` as one 64-bit value (clobbers rdx). */
 export function emitReadTsc(buf: CodeBuffer): void {
+  assertCodeBuffer(buf, 'emitReadTsc');
   rdtsc(buf);
   shift(buf, 'shl', 'rdx', 32);
   alu(buf, 'or', 'rax', 'rdx');
@@ -16,6 +19,7 @@ export function emitReadTsc(buf: CodeBuffer): void {
  * instruction, a nominal nanosecond).
  */
 export function nsPerTick(arena: TextArena): number {
+  assertArena(arena, 'nsPerTick');
   const known = calibrations.get(arena);
   if (known !== undefined) return known;
   let value = 1;
@@ -41,6 +45,7 @@ export function nsPerTick(arena: TextArena): number {
 
 /** Convert time-stamp-counter ticks to nanoseconds for this arena. */
 export function ticksToNanoseconds(arena: TextArena, ticks: bigint): bigint {
+  if (typeof ticks !== 'bigint') throw new XdpError('EINVAL', `ticksToNanoseconds: ticks must be a bigint, got ${describe(ticks)}`);
   if (ticks === 0n) return 0n;
   return BigInt(Math.round(Number(ticks) * nsPerTick(arena)));
 }

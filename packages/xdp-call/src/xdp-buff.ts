@@ -1,9 +1,13 @@
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
 import { XdpError } from './errors.js';
 import { XDP_BUFF, XDP_RXQ } from './layout.js';
+import { assertArena, describe, optionsObject, u64 } from './validate.js';
 
 /** Headroom in front of the packet, as XDP_PACKET_HEADROOM. */
 export const XDP_HEADROOM = 256;
+
+/** The largest frame {@link createXdpBuff} takes. */
+const MAX_FRAME = 4096 - XDP_HEADROOM;
 
 /** An xdp_buff with its frame and rxq info, built from JS. */
 export interface XdpBuffHandle {
@@ -11,30 +15,42 @@ export interface XdpBuffHandle {
   readonly ctx: bigint;
   /** Address of the frame's first byte (`data`). */
   readonly data: bigint;
-  /** The frame's bytes as they are now (programs such as xdp_tx modify them). */
+  /** The frame's bytes as they are now, copied (programs such as xdp_tx modify them). @throws XdpError DISPOSED after free() or once the arena is disposed. */
   frame(): Uint8Array;
+  /** Free the buffer. Idempotent; a no-op once the arena is disposed. */
   free(): void;
 }
 
 /**
  * Build an xdp_buff around a copy of `frame` in arena data memory, with an rxq info of
- * `ifindex`/`queueIndex` — for running a program once from JS.
- * @throws XdpError EINVAL for an empty or oversized frame or bad indexes.
+ * `ifindex`/`queueIndex` — for running a program once from JS. Validates before
+ * allocating; nothing stays allocated if a step fails.
+ * @throws XdpError EINVAL for a bad arena, an empty or oversized frame or bad indexes;
+ *   DISPOSED for a disposed arena; TextPokeError ENOMEM when the arena is full.
  */
 export function createXdpBuff(arena: TextArena, frame: Uint8Array, options: { ifindex: number; queueIndex?: number }): XdpBuffHandle {
-  if (!(frame instanceof Uint8Array) || frame.length === 0 || frame.length > 4096 - XDP_HEADROOM) {
-    throw new XdpError('EINVAL', 'createXdpBuff: frame must be 1 to 3840 bytes');
+  assertArena(arena, 'createXdpBuff');
+  if (!(frame instanceof Uint8Array) || frame.length === 0 || frame.length > MAX_FRAME) {
+    throw new XdpError('EINVAL', `createXdpBuff: frame must be a Uint8Array of 1 to ${MAX_FRAME} bytes`);
   }
-  const queueIndex = options.queueIndex ?? 0;
-  for (const [name, v] of [['ifindex', options.ifindex], ['queueIndex', queueIndex]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new XdpError('EINVAL', `createXdpBuff: bad ${name} ${String(v)}`);
+  const opts = optionsObject(options, 'createXdpBuff');
+  const ifindex = opts.ifindex as number;
+  const queueIndex = opts.queueIndex ?? 0;
+  for (const [name, v] of [['ifindex', ifindex], ['queueIndex', queueIndex]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new XdpError('EINVAL', `createXdpBuff: bad ${name} ${describe(v)}`);
   }
   const buffer: Region = arena.allocData(XDP_HEADROOM + frame.length);
-  const meta: Region = arena.allocData(XDP_BUFF.size + XDP_RXQ.size);
+  let meta: Region;
+  try {
+    meta = arena.allocData(XDP_BUFF.size + XDP_RXQ.size);
+  } catch (error) {
+    arena.free(buffer);
+    throw error;
+  }
   const data = buffer.address + BigInt(XDP_HEADROOM);
   arena.write(data, frame);
-  const bytes = arena.dataView(meta);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const bytes = new Uint8Array(XDP_BUFF.size + XDP_RXQ.size);
+  const v = new DataView(bytes.buffer);
   const rxq = meta.address + BigInt(XDP_BUFF.size);
   v.setBigUint64(XDP_BUFF.data, data, true);
   v.setBigUint64(XDP_BUFF.dataEnd, data + BigInt(frame.length), true);
@@ -42,17 +58,67 @@ export function createXdpBuff(arena: TextArena, frame: Uint8Array, options: { if
   v.setBigUint64(XDP_BUFF.dataHardStart, buffer.address, true);
   v.setBigUint64(XDP_BUFF.rxq, rxq, true);
   v.setUint32(XDP_BUFF.frameSize, XDP_HEADROOM + frame.length, true);
-  v.setUint32(XDP_BUFF.ingressIfindex, options.ifindex, true);
+  v.setUint32(XDP_BUFF.ingressIfindex, ifindex, true);
   v.setUint32(XDP_BUFF.rxQueueIndex, queueIndex, true);
-  v.setUint32(XDP_BUFF.size + XDP_RXQ.ifindex, options.ifindex, true);
+  v.setUint32(XDP_BUFF.size + XDP_RXQ.ifindex, ifindex, true);
   v.setUint32(XDP_BUFF.size + XDP_RXQ.queueIndex, queueIndex, true);
-  return {
+  arena.write(meta.address, bytes);
+  let freed = false;
+  const length = frame.length;
+  return Object.freeze({
     ctx: meta.address,
     data,
-    frame: () => arena.read(data, frame.length),
+    frame: () => {
+      if (freed) throw new XdpError('DISPOSED', 'xdp_buff.frame: the buffer was freed');
+      if (arena.disposed) throw new XdpError('DISPOSED', 'xdp_buff.frame: the arena was disposed');
+      return arena.read(data, length);
+    },
     free: () => {
+      if (freed) return;
+      freed = true;
+      if (arena.disposed) return;
       arena.free(buffer);
       arena.free(meta);
     },
+  });
+}
+
+/** The most frame bytes a caller-built xdp_buff may describe. */
+const MAX_SPAN = 1 << 16;
+
+/**
+ * Check that `ctx` is an xdp_buff a program can be run on without faulting: `XDP_BUFF.size`
+ * bytes inside one allocated data region of `arena` (as {@link createXdpBuff} makes them)
+ * whose pointers are consistent — `data_hard_start <= data_meta <= data <= data_end`
+ * inside one allocated data region (at most 64 KiB), `rxq` pointing at an xdp_rxq_info
+ * inside allocated data. The fields are read and checked on every call, so a buffer
+ * overwritten with garbage is refused too.
+ * @throws XdpError EINVAL otherwise.
+ */
+export function checkXdpBuff(arena: TextArena, ctx: unknown, what: string): bigint {
+  if (typeof ctx !== 'bigint') throw new XdpError('EINVAL', `${what}: ctx must be the address of an xdp_buff (bigint), got ${describe(ctx)}`);
+  // even a buffer createXdpBuff made is checked again: its fields live in writable data memory
+  const bad = (why: string) => new XdpError('EINVAL', `${what}: 0x${BigInt.asUintN(64, ctx).toString(16)} is not an xdp_buff (${why}); use createXdpBuff()`);
+  const inData = (address: bigint, length: number): Uint8Array | undefined => {
+    const [start, end] = arena.dataRange;
+    if (address < start || address + BigInt(length) > end) return undefined;
+    try {
+      return arena.read(address, length);
+    } catch {
+      return undefined;
+    }
   };
+  const header = inData(ctx, XDP_BUFF.size);
+  if (header === undefined) throw bad(`not ${XDP_BUFF.size} bytes inside one allocated data region of this arena`);
+  const data = u64(header, XDP_BUFF.data);
+  const dataEnd = u64(header, XDP_BUFF.dataEnd);
+  const dataMeta = u64(header, XDP_BUFF.dataMeta);
+  const hardStart = u64(header, XDP_BUFF.dataHardStart);
+  const rxq = u64(header, XDP_BUFF.rxq);
+  if (!(hardStart <= dataMeta && dataMeta <= data && data <= dataEnd) || dataEnd - hardStart > BigInt(MAX_SPAN) || dataEnd === hardStart) {
+    throw bad('its data pointers are not ordered data_hard_start <= data_meta <= data <= data_end');
+  }
+  if (inData(hardStart, Number(dataEnd - hardStart)) === undefined) throw bad('its frame is not inside one allocated data region');
+  if (inData(rxq, XDP_RXQ.size) === undefined) throw bad('its rxq does not point at allocated data');
+  return ctx;
 }

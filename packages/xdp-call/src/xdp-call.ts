@@ -1,9 +1,11 @@
-import { type ChangeOutcome, Dispatcher, type Trampoline, createTrampoline } from '@bpf-dispatcher/dispatcher';
-import { type TextArena, emitText } from '@bpf-dispatcher/text-poke';
+import { type ChangeOutcome, Dispatcher, HALF_SIZE, type Trampoline, createTrampoline, maxProgsForHalf } from '@bpf-dispatcher/dispatcher';
+import { type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
 import { mov, pop, push, ret } from '@bpf-dispatcher/x86';
 import { emitXdpCallRun } from './call-site.js';
 import { XdpError } from './errors.js';
-import { type XdpProg, isXdpProg } from './xdp-prog.js';
+import { checkXdpBuff } from './xdp-buff.js';
+import { type XdpProg, checkXdpProg, freeRegions, holdProg } from './xdp-prog.js';
+import { assertArena, assertName, describe, optionsObject } from './validate.js';
 
 /** Options of {@link defineXdpCall}. */
 export interface XdpCallOptions {
@@ -16,37 +18,98 @@ export interface XdpCallOptions {
 }
 
 /**
+ * What the owner of a claimed xdp_call uses to change it (see {@link claimXdpCall}): the
+ * driver's private access to its own `DEFINE_XDP_CALL`. Attachments made through the claim
+ * can be undone only through it.
+ */
+export interface XdpCallClaim {
+  /** The claimed xdp_call. */
+  readonly call: XdpCall;
+  /** Who claimed it (for error messages). */
+  readonly owner: string;
+  /** `xdp_call_update(call, from, to)` on behalf of the owner; like {@link xdpCallUpdate}. */
+  update(from: XdpProg | null, to: XdpProg | null): Promise<ChangeOutcome>;
+  /** Dispose the xdp_call on behalf of the owner; like {@link XdpCall.dispose}. */
+  dispose(): Promise<void>;
+  /**
+   * Free the xdp_call at once, without grace periods — only for an owner whose constructor
+   * failed before any code could call the trampoline (nothing attached, no image).
+   * @throws XdpError EBUSY if a program is attached or an image was installed.
+   */
+  discard(): void;
+}
+
+/** xdp_calls made by {@link defineXdpCall}. */
+const calls = new WeakSet<object>();
+
+/** True if `value` is an xdp_call made by {@link defineXdpCall} (recognised by identity, not by shape). */
+export function isXdpCall(value: unknown): value is XdpCall {
+  return typeof value === 'object' && value !== null && calls.has(value);
+}
+
+/**
  * An xdp_call (`DEFINE_XDP_CALL(name)`): a trampoline — a 5-byte nop at an 8-aligned
  * entry, then the tail call of `bpf_func` through the retpoline thunk (or `jmp rdx`) — and
  * the dispatcher that owns its nop. Also keeps which programs are attached and how often,
- * those running through the fallback included.
+ * those running through the fallback included; attached programs are retained (their
+ * `dispose()` refuses with EBUSY).
  */
 export class XdpCall {
   readonly trampoline: Trampoline;
   readonly dispatcher: Dispatcher;
   /** JS entry points: `stub(ctx, prog_struct)` → verdict, without and with stats. */
-  private readonly stubs: { plain: bigint; stats: bigint };
+  private readonly stubs: { plain: Region; stats: Region };
   private readonly users = new Map<XdpProg, number>();
+  /** Of {@link users}, the attachments the claim's owner made. */
+  private readonly ownerUsers = new Map<XdpProg, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private isDisposed = false;
+  private claimedBy: symbol | null = null;
+  private ownerName = '';
 
+  /**
+   * Use {@link defineXdpCall}. Validates everything before allocating; if a step fails,
+   * what was allocated is freed.
+   * @throws XdpError EINVAL for a bad arena, name or option; DISPOSED for a disposed arena;
+   *   DispatcherError ENOMEM when the arena is full.
+   */
   constructor(
     readonly arena: TextArena,
     readonly name: string,
     options: XdpCallOptions = {},
   ) {
-    if (typeof name !== 'string' || name.length === 0) throw new XdpError('EINVAL', 'defineXdpCall: name must be a non-empty string');
-    const retpoline = options.retpoline ?? true;
-    if (typeof retpoline !== 'boolean') throw new XdpError('EINVAL', 'defineXdpCall: retpoline must be a boolean');
-    this.trampoline = createTrampoline(arena, { fallback: retpoline ? 'retpoline' : 'indirect' });
-    this.dispatcher = new Dispatcher(arena, this.trampoline, {
-      ...(options.max === undefined ? {} : { max: options.max }),
-      ...(options.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: options.syncTimeoutMs }),
-    });
-    this.stubs = { plain: this.emitStub(false), stats: this.emitStub(true) };
+    assertArena(arena, 'defineXdpCall');
+    assertName(name, 'defineXdpCall');
+    const opts = optionsObject(options, 'defineXdpCall');
+    const retpoline = opts.retpoline ?? true;
+    if (typeof retpoline !== 'boolean') throw new XdpError('EINVAL', `defineXdpCall: retpoline must be a boolean, got ${describe(retpoline)}`);
+    const limit = maxProgsForHalf(HALF_SIZE, retpoline ? 'retpoline' : 'indirect');
+    if (opts.max !== undefined && (!Number.isSafeInteger(opts.max) || opts.max < 1 || opts.max > limit)) {
+      throw new XdpError('EINVAL', `defineXdpCall: max must be an integer from 1 to ${limit}, got ${describe(opts.max)}`);
+    }
+    if (opts.syncTimeoutMs !== undefined && !(typeof opts.syncTimeoutMs === 'number' && opts.syncTimeoutMs >= 0)) {
+      throw new XdpError('EINVAL', `defineXdpCall: syncTimeoutMs must be a number >= 0, got ${describe(opts.syncTimeoutMs)}`);
+    }
+    const trampoline = createTrampoline(arena, { fallback: retpoline ? 'retpoline' : 'indirect' });
+    const stubs: Region[] = [];
+    try {
+      this.trampoline = trampoline;
+      this.dispatcher = new Dispatcher(arena, trampoline, {
+        ...(opts.max === undefined ? {} : { max: opts.max }),
+        ...(opts.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: opts.syncTimeoutMs }),
+      });
+      stubs.push(this.emitStub(false));
+      stubs.push(this.emitStub(true));
+      this.stubs = { plain: stubs[0] as Region, stats: stubs[1] as Region };
+    } catch (error) {
+      // nothing was published: the text can go at once
+      freeRegions(arena, [...stubs, ...trampoline.regions]);
+      throw error;
+    }
+    calls.add(this);
   }
 
-  private emitStub(stats: boolean): bigint {
+  private emitStub(stats: boolean): Region {
     return emitText(this.arena, 128, (buf) => {
       push(buf, 'rbx');
       push(buf, 'r12');
@@ -58,7 +121,7 @@ export class XdpCall {
       pop(buf, 'r12');
       pop(buf, 'rbx');
       ret(buf);
-    }).address;
+    });
   }
 
   /** Whether retpolines are used for the fallback. */
@@ -68,6 +131,11 @@ export class XdpCall {
 
   get disposed(): boolean {
     return this.isDisposed;
+  }
+
+  /** Who claimed this xdp_call with {@link claimXdpCall}, or null. */
+  get owner(): string | null {
+    return this.claimedBy === null ? null : this.ownerName;
   }
 
   /** Attached programs and their users (one per attachment). */
@@ -80,26 +148,64 @@ export class XdpCall {
     return this.users.get(prog) ?? 0;
   }
 
-  /** @internal */
+  /** @internal @throws XdpError DISPOSED after dispose() or once the arena is disposed. */
   check(): void {
     if (this.isDisposed) throw new XdpError('DISPOSED', `xdp_call ${this.name} used after dispose()`);
+    if (this.arena.disposed) throw new XdpError('DISPOSED', `xdp_call ${this.name} used after its arena was disposed`);
   }
 
-  /** @internal serialised update */
-  update(from: XdpProg | null, to: XdpProg | null): Promise<ChangeOutcome> {
+  /** @internal @throws XdpError EPERM unless `key` is the claim's key (or the call is unclaimed). */
+  checkOwner(key: symbol | null, what: string): void {
+    if (this.claimedBy !== null && this.claimedBy !== key) {
+      throw new XdpError('EPERM', `${what}(${this.name}): this xdp_call belongs to ${this.ownerName}; change it through its owner (e.g. i40eXdpSetup for a device's netdevs)`);
+    }
+  }
+
+  private ownerUsersOf(prog: XdpProg): number {
+    return this.ownerUsers.get(prog) ?? 0;
+  }
+
+  private static bump(map: Map<XdpProg, number>, prog: XdpProg, delta: number): void {
+    const n = (map.get(prog) ?? 0) + delta;
+    if (n > 0) map.set(prog, n);
+    else map.delete(prog);
+  }
+
+  /** @internal */
+  claim(owner: string): symbol {
+    if (this.claimedBy !== null) throw new XdpError('EBUSY', `claimXdpCall(${this.name}): already claimed by ${this.ownerName}`);
+    this.claimedBy = Symbol(owner);
+    this.ownerName = owner;
+    return this.claimedBy;
+  }
+
+  /**
+   * @internal serialised update; `key` is the claim's key when the owner calls. On a claimed
+   * xdp_call others may attach programs and detach what they attached, never what the
+   * owner attached (EPERM).
+   */
+  update(from: XdpProg | null, to: XdpProg | null, key: symbol | null = null): Promise<ChangeOutcome> {
     const run = this.queue.then(async () => {
       this.check();
-      if (from !== null && from !== to && this.usersOf(from) === 0) {
-        throw new XdpError('NOT_ATTACHED', `xdp_call_update(${this.name}): ${from.name} is not attached`);
+      const asOwner = this.claimedBy !== null && key === this.claimedBy;
+      if (from !== null && from !== to) {
+        if (this.usersOf(from) === 0) throw new XdpError('NOT_ATTACHED', `xdp_call_update(${this.name}): ${from.name} is not attached`);
+        if (this.claimedBy !== null && !asOwner && this.usersOf(from) - this.ownerUsersOf(from) <= 0) {
+          throw new XdpError('EPERM', `xdp_call_update(${this.name}): ${from.name} was attached by ${this.ownerName}; detach it through its owner (e.g. i40eXdpSetup for a device's netdevs)`);
+        }
       }
       const outcome = await this.dispatcher.changeProg(from?.bpfFunc ?? null, to?.bpfFunc ?? null);
       if (from !== to) {
         if (from !== null) {
-          const left = this.usersOf(from) - 1;
-          if (left > 0) this.users.set(from, left);
-          else this.users.delete(from);
+          XdpCall.bump(this.users, from, -1);
+          if (asOwner) XdpCall.bump(this.ownerUsers, from, -1);
+          holdProg(from, -1);
         }
-        if (to !== null) this.users.set(to, this.usersOf(to) + 1);
+        if (to !== null) {
+          XdpCall.bump(this.users, to, 1);
+          if (asOwner) XdpCall.bump(this.ownerUsers, to, 1);
+          holdProg(to, 1);
+        }
       }
       return outcome;
     });
@@ -109,49 +215,112 @@ export class XdpCall {
 
   /** @internal */
   stub(stats: boolean): bigint {
-    return stats ? this.stubs.stats : this.stubs.plain;
+    return stats ? this.stubs.stats.address : this.stubs.plain.address;
   }
 
-  /** Detach everything (trampoline back to the nop) and free the image. Idempotent. */
-  async dispose(): Promise<void> {
+  /**
+   * Detach everything (trampoline back to the nop), then free all the text the xdp_call
+   * allocated — the dispatcher image, the trampoline and its thunk, the JS entry stubs —
+   * after grace periods. The attached programs are released (they can be disposed).
+   * Idempotent; once the arena is disposed there is nothing left to free.
+   * @throws XdpError EPERM for an xdp_call claimed by a driver (dispose the driver's
+   *   object instead); DispatcherError SYNC_TIMEOUT / POKE_FAILED (nothing changes; retry).
+   */
+  dispose(): Promise<void> {
+    try {
+      this.checkOwner(null, 'dispose');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.disposeAs();
+  }
+
+  /** @internal see {@link XdpCallClaim.discard} */
+  discard(): void {
+    if (this.isDisposed) return;
+    if (this.users.size > 0 || this.dispatcher.imageRegion !== null) throw new XdpError('EBUSY', `discard(${this.name}): programs were attached; use dispose()`);
+    freeRegions(this.arena, [this.stubs.plain, this.stubs.stats, ...this.trampoline.regions]);
+    this.isDisposed = true;
+  }
+
+  /** @internal */
+  async disposeAs(): Promise<void> {
     if (this.isDisposed) return;
     await this.queue;
+    if (this.isDisposed) return;
     await this.dispatcher.dispose();
+    if (!this.arena.disposed) {
+      await this.trampoline.dispose({ syncTimeoutMs: this.dispatcher.syncTimeout });
+      freeRegions(this.arena, [this.stubs.plain, this.stubs.stats]);
+    }
+    for (const [prog, users] of this.users) for (let i = 0; i < users; i++) holdProg(prog, -1);
     this.users.clear();
+    this.ownerUsers.clear();
     this.isDisposed = true;
   }
 }
 
 /**
  * `DEFINE_XDP_CALL(name)`: emit a trampoline in `arena` and create its dispatcher.
- * @throws XdpError EINVAL for a bad name or option; DispatcherError for a bad max.
+ * @throws XdpError EINVAL for a bad arena, name or option; DISPOSED for a disposed arena;
+ *   DispatcherError ENOMEM when the arena is full (nothing stays allocated).
  */
 export function defineXdpCall(arena: TextArena, name: string, options: XdpCallOptions = {}): XdpCall {
   return new XdpCall(arena, name, options);
 }
 
-function checkProg(call: XdpCall, prog: unknown, what: string): XdpProg | null {
+/**
+ * Make `owner` the owner of `call` — as a driver's `DEFINE_XDP_CALL` is static and only the
+ * driver changes what its netdevs run. Afterwards the attachments the owner makes through
+ * the returned claim can only be undone through it: {@link xdpCallUpdate} may still attach
+ * programs (e.g. extra entries for a benchmark) and detach what it attached, but detaching
+ * or replacing a program the owner attached fails with EPERM, and so does `call.dispose()`.
+ * Running programs ({@link xdpCallRun}) is unaffected.
+ * @throws XdpError EINVAL for a value that is not an xdp_call or a bad owner name; EBUSY if
+ *   it is already claimed; DISPOSED.
+ */
+export function claimXdpCall(call: XdpCall, owner: string): XdpCallClaim {
+  if (!isXdpCall(call)) throw new XdpError('EINVAL', 'claimXdpCall: not an xdp_call (use defineXdpCall)');
+  call.check();
+  assertName(owner, 'claimXdpCall');
+  const key = call.claim(owner);
+  return Object.freeze({
+    call,
+    owner,
+    update: (from: XdpProg | null, to: XdpProg | null) => updateAs(call, key, from, to),
+    dispose: () => call.disposeAs(),
+    discard: () => call.discard(),
+  });
+}
+
+function checkProgArg(call: XdpCall, prog: unknown, what: string): XdpProg | null {
   if (prog === null) return null;
-  if (!isXdpProg(prog)) throw new XdpError('EINVAL', `${what} must be an XdpProg or null, got ${prog === undefined ? 'undefined' : typeof prog}`);
-  if (prog.arena !== call.arena) throw new XdpError('EINVAL', `${what} (${prog.name}) lives in another arena`);
-  return prog;
+  return checkXdpProg(prog, call.arena, what);
+}
+
+function updateAs(call: XdpCall, key: symbol | null, from: XdpProg | null, to: XdpProg | null): Promise<ChangeOutcome> {
+  try {
+    if (!isXdpCall(call)) throw new XdpError('EINVAL', 'xdpCallUpdate: not an xdp_call (use defineXdpCall)');
+    call.check();
+    return call.update(checkProgArg(call, from, 'from'), checkProgArg(call, to, 'to'), key);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /**
  * `xdp_call_update(name, from, to)` = `bpf_dispatcher_change_prog(tramp, from, to)`:
  * one user of `from` leaves, one of `to` arrives; the dispatcher regenerates when the set
- * of slotted programs changes. Serialised per xdp_call.
- * @throws XdpError EINVAL for non-programs or programs of another arena; NOT_ATTACHED if
- *   `from` is not attached; DISPOSED. DispatcherError from the dispatcher (nothing changes).
+ * of slotted programs changes. Serialised per xdp_call. Attached programs are retained.
+ * @throws XdpError EINVAL for values that are not xdp_calls / programs made by this
+ *   package, disposed programs or programs of another arena; EPERM to detach or replace a
+ *   program the owner of a claimed xdp_call attached ({@link claimXdpCall}: use the
+ *   driver's setup, e.g. i40eXdpSetup);
+ *   NOT_ATTACHED if `from` is not attached; DISPOSED. DispatcherError from the dispatcher
+ *   (nothing changes).
  */
 export function xdpCallUpdate(call: XdpCall, from: XdpProg | null, to: XdpProg | null): Promise<ChangeOutcome> {
-  try {
-    if (!(call instanceof XdpCall)) throw new XdpError('EINVAL', 'xdpCallUpdate: not an xdp_call (use defineXdpCall)');
-    call.check();
-    return call.update(checkProg(call, from, 'from'), checkProg(call, to, 'to'));
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return updateAs(call, null, from, to);
 }
 
 /**
@@ -160,13 +329,21 @@ export function xdpCallUpdate(call: XdpCall, from: XdpProg | null, to: XdpProg |
  * `stats: true` the program's `cnt`/time are updated, as the kernel does with stats on.
  * One JS→native call: for single runs and tests; per-packet work belongs in native loops
  * built with {@link emitXdpCallRun}.
- * @throws XdpError EINVAL / DISPOSED.
+ *
+ * `ctx` must be an xdp_buff made by `createXdpBuff`, or one in this arena's data memory
+ * whose pointers are consistent (see `checkXdpBuff`): anything else is refused before any
+ * code runs.
+ * @throws XdpError EINVAL for a value that is not an xdp_call, a program made by this
+ *   package (of this arena, not disposed) or an xdp_buff; DISPOSED after dispose or once
+ *   the arena is disposed.
  */
 export function xdpCallRun(call: XdpCall, prog: XdpProg, ctx: bigint, options: { stats?: boolean } = {}): number {
-  if (!(call instanceof XdpCall)) throw new XdpError('EINVAL', 'xdpCallRun: not an xdp_call (use defineXdpCall)');
+  if (!isXdpCall(call)) throw new XdpError('EINVAL', 'xdpCallRun: not an xdp_call (use defineXdpCall)');
   call.check();
-  const p = checkProg(call, prog, 'prog');
+  const p = checkProgArg(call, prog, 'prog');
   if (p === null) throw new XdpError('EINVAL', 'xdpCallRun: prog must not be null');
-  if (typeof ctx !== 'bigint') throw new XdpError('EINVAL', 'xdpCallRun: ctx must be the address of an xdp_buff (bigint)');
-  return Number(call.arena.call(call.stub(options.stats === true), ctx, p.struct) & 0xffff_ffffn);
+  const opts = optionsObject(options, 'xdpCallRun');
+  if (opts.stats !== undefined && typeof opts.stats !== 'boolean') throw new XdpError('EINVAL', `xdpCallRun: stats must be a boolean, got ${describe(opts.stats)}`);
+  const buff = checkXdpBuff(call.arena, ctx, 'xdpCallRun');
+  return Number(call.arena.call(call.stub(opts.stats === true), buff, p.struct) & 0xffff_ffffn);
 }

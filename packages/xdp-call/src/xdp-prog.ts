@@ -1,8 +1,10 @@
-import { type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
+import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
 import type { CodeBuffer } from '@bpf-dispatcher/x86';
+import { emitText } from '@bpf-dispatcher/text-poke';
 import { ticksToNanoseconds } from './clock.js';
 import { XdpError } from './errors.js';
 import { BPF_PROG } from './layout.js';
+import { assertArena, assertName, describe, messageOf, u64 } from './validate.js';
 
 /** Per-program statistics, as `bpf_prog_stats`. */
 export interface XdpProgStats {
@@ -17,7 +19,8 @@ export interface XdpProgStats {
 /**
  * A loaded XDP program (`struct bpf_prog`): its JIT'd function `u32 bpf_func(ctx, insnsi)`
  * in arena text, and a `struct bpf_prog` in arena data that native call sites read
- * (`bpf_func`, `insnsi`, stats).
+ * (`bpf_func`, `insnsi`, stats). Only objects made by this package are programs: the
+ * functions that take one recognise it by identity ({@link isXdpProg}), not by shape.
  */
 export interface XdpProg {
   readonly name: string;
@@ -30,48 +33,204 @@ export interface XdpProg {
   readonly struct: bigint;
   /** A small id, stored in the struct (for tests that record which program ran). */
   readonly id: number;
-  /** Current stats. */
+  /** True once {@link dispose} started (the program can no longer be attached or run). */
+  readonly disposed: boolean;
+  /** Current stats (a snapshot). @throws XdpError DISPOSED after dispose or once the arena is disposed. */
   stats(): XdpProgStats;
-  /** Zero the stats. */
+  /** Zero the stats. @throws XdpError DISPOSED like {@link stats}. */
   resetStats(): void;
+  /**
+   * Free the program (the kernel's `bpf_prog_put()` of the last reference): its text, its
+   * `struct bpf_prog`, its instructions block and its own data (counters, config), after a
+   * grace period (`arena.synchronize()`) so that no registered reader still runs it.
+   * Idempotent; a no-op once the arena is disposed.
+   * @throws XdpError EBUSY while it is attached (to an xdp_call or a driver's rings: detach
+   *   it first); SYNC_TIMEOUT if a reader does not pass a quiescent state (it then stays
+   *   allocated but unusable; call dispose() again).
+   */
+  dispose(): Promise<void>;
 }
+
+interface ProgState {
+  readonly arena: TextArena;
+  readonly regions: readonly Region[];
+  holds: number;
+  phase: 'live' | 'disposing' | 'disposed';
+  pending: Promise<void> | null;
+}
+
+/** Programs made by this package, with what they own. */
+const programs = new WeakMap<object, ProgState>();
 
 let nextId = 1;
 
-/**
- * Assemble a program into the arena and create its `struct bpf_prog`.
- * @param emit writes the function body; the buffer's base is the function's address;
- *   `info.id` is the program's id (also stored in its struct).
- * @throws XdpError EINVAL for a bad name; TextPokeError EINVAL if the code does not fit
- *   `size`, or when the arena is full.
- */
-export function createXdpProg(arena: TextArena, name: string, size: number, emit: (buf: CodeBuffer, info: { readonly id: number }) => void): XdpProg {
-  if (typeof name !== 'string' || name.length === 0) throw new XdpError('EINVAL', 'createXdpProg: name must be a non-empty string');
-  const id = nextId++;
-  const text = emitText(arena, size, (buf) => emit(buf, { id }), { align: 16 });
-  const insns: Region = arena.allocData(64);
-  const struct = arena.allocData(BPF_PROG.size);
-  const view = new DataView(arena.dataView(struct).buffer, arena.dataView(struct).byteOffset, BPF_PROG.size);
-  view.setBigUint64(BPF_PROG.bpfFunc, text.address, true);
-  view.setBigUint64(BPF_PROG.insnsi, insns.address, true);
-  view.setUint32(BPF_PROG.id, id, true);
-  const read = (offset: number) => new DataView(arena.read(struct.address + BigInt(offset), 8).buffer).getBigUint64(0, true);
-  return Object.freeze({
-    name,
-    arena,
-    bpfFunc: text.address,
-    insnsi: insns.address,
-    struct: struct.address,
-    id,
-    stats: () => {
-      const ticks = read(BPF_PROG.statsTicks);
-      return { cnt: read(BPF_PROG.statsCnt), ticks, nsecs: ticksToNanoseconds(arena, ticks) };
-    },
-    resetStats: () => arena.write(struct.address + BigInt(BPF_PROG.statsCnt), new Uint8Array(16)),
-  });
+/** True if `value` is a live program made by this package (recognised by identity, not by shape). */
+export function isXdpProg(value: unknown): value is XdpProg {
+  return typeof value === 'object' && value !== null && programs.get(value)?.phase === 'live';
 }
 
-/** True if `value` looks like an XdpProg. */
-export function isXdpProg(value: unknown): value is XdpProg {
-  return typeof value === 'object' && value !== null && typeof (value as XdpProg).bpfFunc === 'bigint' && typeof (value as XdpProg).struct === 'bigint';
+/**
+ * Check a program argument: made by this package, not disposed, of `arena`.
+ * @throws XdpError EINVAL for anything else (look-alikes, disposed programs, programs of
+ *   another arena); DISPOSED once the program's arena is disposed.
+ */
+export function checkXdpProg(value: unknown, arena: TextArena, what: string): XdpProg {
+  const state = typeof value === 'object' && value !== null ? programs.get(value) : undefined;
+  if (state === undefined) throw new XdpError('EINVAL', `${what} must be an XdpProg made by this package, got ${value === undefined ? 'undefined' : describe(value)}`);
+  const prog = value as XdpProg;
+  if (state.arena.disposed) throw new XdpError('DISPOSED', `${what} (${prog.name}): its arena was disposed`);
+  if (state.phase !== 'live') throw new XdpError('EINVAL', `${what} (${prog.name}) was disposed`);
+  if (state.arena !== arena) throw new XdpError('EINVAL', `${what} (${prog.name}) lives in another arena`);
+  return prog;
+}
+
+/**
+ * Keep a program alive while native code can reach it: a driver that stores
+ * `prog.struct` where its poll loops read it (rx rings) retains the program, and
+ * `prog.dispose()` refuses with EBUSY until every retention is released (the kernel's
+ * `bpf_prog_inc()` / `bpf_prog_put()` pair). xdp_call attachments retain their programs
+ * themselves. Returns the release function (idempotent).
+ * @throws XdpError EINVAL for a value that is not a live XdpProg; DISPOSED once its arena is.
+ */
+export function retainXdpProg(prog: XdpProg): () => void {
+  const state = typeof prog === 'object' && prog !== null ? programs.get(prog) : undefined;
+  if (state === undefined || state.phase !== 'live') throw new XdpError('EINVAL', `retainXdpProg: not a live XdpProg, got ${describe(prog)}`);
+  if (state.arena.disposed) throw new XdpError('DISPOSED', 'retainXdpProg: the program\'s arena was disposed');
+  state.holds++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    state.holds--;
+  };
+}
+
+/**
+ * Assemble a program into the arena and create its `struct bpf_prog`; `dispose()` frees
+ * both. Validates before allocating and frees what it allocated if a step fails.
+ * @param emit writes the function body; the buffer's base is the function's address;
+ *   `info.id` is the program's id (also stored in its struct).
+ * @throws XdpError EINVAL for a bad arena, name, size or emitter; DISPOSED for a disposed
+ *   arena; TextPokeError EINVAL if the code does not fit `size`, or ENOMEM when the arena
+ *   is full (nothing stays allocated).
+ */
+export function createXdpProg(arena: TextArena, name: string, size: number, emit: (buf: CodeBuffer, info: { readonly id: number }) => void): XdpProg {
+  return buildXdpProg(arena, name, size, emit, [], () => ({}));
+}
+
+/**
+ * @internal The builder behind every program: `owned` are data regions the program's
+ * extras use (freed with it, and on failure); `extras(base, live)` adds methods, where
+ * `live(what)` throws DISPOSED once the program or its arena is gone.
+ */
+export function buildXdpProg<T extends object>(
+  arena: TextArena,
+  name: string,
+  size: number,
+  emit: (buf: CodeBuffer, info: { readonly id: number }) => void,
+  owned: Region[],
+  extras: (base: XdpProg, live: (what: string) => void) => T,
+): XdpProg & T {
+  try {
+    assertArena(arena, 'createXdpProg');
+    assertName(name, 'createXdpProg');
+    if (!Number.isSafeInteger(size) || size <= 0 || size > 1 << 20) throw new XdpError('EINVAL', `createXdpProg: size must be an integer from 1 to ${1 << 20}, got ${describe(size)}`);
+    if (typeof emit !== 'function') throw new XdpError('EINVAL', 'createXdpProg: emit must be a function');
+  } catch (error) {
+    freeRegions(arena, owned);
+    throw error;
+  }
+  const regions: Region[] = [...owned];
+  try {
+    const id = nextId++;
+    const text = emitText(arena, size, (buf) => emit(buf, { id }), { align: 16 });
+    regions.push(text);
+    const insns = arena.allocData(64);
+    regions.push(insns);
+    const struct = arena.allocData(BPF_PROG.size);
+    regions.push(struct);
+    const init = new Uint8Array(BPF_PROG.size);
+    const view = new DataView(init.buffer);
+    view.setBigUint64(BPF_PROG.bpfFunc, text.address, true);
+    view.setBigUint64(BPF_PROG.insnsi, insns.address, true);
+    view.setUint32(BPF_PROG.id, id, true);
+    arena.write(struct.address, init);
+    const state: ProgState = { arena, regions, holds: 0, phase: 'live', pending: null };
+    const live = (what: string) => {
+      if (arena.disposed) throw new XdpError('DISPOSED', `${name}.${what}: the arena was disposed`);
+      if (state.phase !== 'live') throw new XdpError('DISPOSED', `${name}.${what}: the program was disposed`);
+    };
+    const base = {
+      name,
+      arena,
+      bpfFunc: text.address,
+      insnsi: insns.address,
+      struct: struct.address,
+      id,
+      get disposed() {
+        return state.phase !== 'live';
+      },
+      stats: () => {
+        live('stats');
+        const bytes = arena.read(struct.address + BigInt(BPF_PROG.statsCnt), 16);
+        const ticks = u64(bytes, 8);
+        return { cnt: u64(bytes, 0), ticks, nsecs: ticksToNanoseconds(arena, ticks) };
+      },
+      resetStats: () => {
+        live('resetStats');
+        arena.write(struct.address + BigInt(BPF_PROG.statsCnt), new Uint8Array(16));
+      },
+      dispose: () => disposeProg(state, name),
+    };
+    const prog = Object.freeze(Object.defineProperties(extras(base as XdpProg, live), Object.getOwnPropertyDescriptors(base))) as XdpProg & T;
+    programs.set(prog, state);
+    return prog;
+  } catch (error) {
+    freeRegions(arena, regions);
+    throw error;
+  }
+}
+
+function disposeProg(state: ProgState, name: string): Promise<void> {
+  if (state.phase === 'disposed') return Promise.resolve();
+  if (state.pending !== null) return state.pending;
+  const { arena } = state;
+  if (arena.disposed) {
+    state.phase = 'disposed';
+    return Promise.resolve();
+  }
+  if (state.holds > 0) {
+    return Promise.reject(new XdpError('EBUSY', `${name}.dispose: the program is attached (${state.holds} attachment${state.holds === 1 ? '' : 's'}); detach it first`));
+  }
+  state.phase = 'disposing';
+  state.pending = (async () => {
+    try {
+      await arena.synchronize();
+    } catch (error) {
+      throw new XdpError('SYNC_TIMEOUT', `${name}.dispose: a reader may still run the program (${messageOf(error)}); it stays allocated, call dispose() again`, { cause: error });
+    } finally {
+      state.pending = null;
+    }
+    freeRegions(arena, state.regions);
+    state.phase = 'disposed';
+  })();
+  return state.pending;
+}
+
+/** Free regions, ignoring what is already gone (failure paths and dispose). */
+export function freeRegions(arena: TextArena, regions: readonly Region[]): void {
+  if (typeof arena !== 'object' || arena === null || arena.disposed) return;
+  for (const region of regions) {
+    try {
+      arena.free(region);
+    } catch {
+      // already freed
+    }
+  }
+}
+
+/** @internal hold/release a program for an xdp_call attachment. */
+export function holdProg(prog: XdpProg, delta: 1 | -1): void {
+  const state = programs.get(prog);
+  if (state !== undefined) state.holds = Math.max(0, state.holds + delta);
 }

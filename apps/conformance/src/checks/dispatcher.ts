@@ -86,10 +86,11 @@ export const dispatcherChecks: readonly Check[] = [
       await d.changeProg(null, p);
       const state = () => JSON.stringify({ e: d.entries(), o: d.imageOffset, i: d.liveImage() }, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v instanceof Uint8Array ? [...v] : v));
       const before = state();
-      const site = arena.read(trampoline.entry, 5);
-      arena.write(trampoline.entry, Uint8Array.of(0xe9, 0, 0, 0, 0));
+      // live text changes only through textPoke: inject foreign bytes (jmp +0) with a poke
+      const live = d.liveImage()?.address ?? null;
+      arena.textPoke(trampoline.entry, 'jump', live, trampoline.entry + 5n);
       await rejectsWith(d.changeProg(null, q), 'POKE_FAILED', 'foreign bytes at the poke site');
-      arena.write(trampoline.entry, site);
+      arena.textPoke(trampoline.entry, 'jump', trampoline.entry + 5n, live);
       await rejectsWith(d.changeProg(null, 0x1_0000_0000n), 'NOT_SIMM32', 'a program above 4 GiB');
       assert.equal(state(), before, 'state after failures');
       const reader = arena.registerReader('stalled');

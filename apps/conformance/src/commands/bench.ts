@@ -1,11 +1,18 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { machine } from '@bpf-dispatcher/bench-kit';
 import { nativeSupported } from '@bpf-dispatcher/text-poke';
 import { type CallCase, callCase } from '../bench/call-cases.js';
-import { type PacketCase, type PacketCaseKind, instructionsPerPacket, mixedCase, packetCase, packetCaseName } from '../bench/packet-cases.js';
+import {
+  type PacketCase,
+  type PacketCaseKind,
+  instructionsPerPacket,
+  mixedCase,
+  packetCase,
+  packetCaseName,
+} from '../bench/packet-cases.js';
 import { pinToCpu } from '../bench/pin.js';
 import { type CaseResult, evaluateTargets, formatMarkdown, formatSvg, formatText, summarise, withBaseline } from '../bench/report.js';
+import { humanLog, usesStdout, writeOutput } from '../output.js';
+import { formatDuration, progressLine } from '../progress.js';
 
 export interface BenchOptions {
   readonly quick?: boolean;
@@ -15,12 +22,6 @@ export interface BenchOptions {
 }
 
 type Runnable = Pick<PacketCase, 'name' | 'entries' | 'run'>;
-
-function write(file: string | undefined, text: string): void {
-  if (file === undefined) return;
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text);
-}
 
 /** Run cases interleaved (round by round), so slow drifts of a shared machine hit all alike. */
 function measure(cases: readonly Runnable[], runs: number, perRun: number, progress: (done: number) => void): Map<string, number[]> {
@@ -35,13 +36,17 @@ function measure(cases: readonly Runnable[], runs: number, perRun: number, progr
   return times;
 }
 
-function progressBar(total: number): (done: number) => void {
-  if (!process.stderr.isTTY) return () => {};
+/** A progress bar with an ETA on a terminal's stderr (nothing otherwise, or with an output on stdout). */
+function progressBar(total: number, enabled: boolean): (done: number) => void {
+  const line = progressLine(enabled);
+  const start = performance.now();
   return (done) => {
     const width = 30;
     const filled = Math.round((done / total) * width);
-    process.stderr.write(`\r  [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total} runs`);
-    if (done === total) process.stderr.write('\n');
+    const elapsed = (performance.now() - start) / 1000;
+    const eta = done > 0 ? `, ETA ${formatDuration((elapsed / done) * (total - done))}` : '';
+    line.update(`  [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total} runs${eta}`);
+    if (done === total) line.done();
   };
 }
 
@@ -55,11 +60,14 @@ export async function bench(options: BenchOptions): Promise<number> {
   const runs = quick ? 7 : 15;
   const packets = quick ? 10_000_000 : 40_000_000;
   const calls = quick ? 10_000_000 : 40_000_000;
+  const log = humanLog(options);
   const cpu = pinToCpu();
   const info = machine();
-  console.log(`bpf-dispatcher bench${quick ? ' --quick' : ''}: ${info.cpu}, ${info.cores} cores, node ${info.node}; pinned to CPU ${cpu ?? '(not pinned)'}`);
+  log(
+    `bpf-dispatcher bench${quick ? ' --quick' : ''}: ${info.cpu}, ${info.cores} cores, node ${info.node}; pinned to CPU ${cpu ?? '(not pinned)'}`,
+  );
 
-  console.log('setting up cases…');
+  log('setting up cases…');
   const specs: PacketCaseKind[] = [{ kind: 'baseline' }, { kind: 'no-retpoline' }];
   for (let n = 1; n <= 16; n++) specs.push({ kind: 'dispatcher', entries: n });
   specs.push({ kind: 'full' });
@@ -75,7 +83,7 @@ export async function bench(options: BenchOptions): Promise<number> {
   callCases.push(await callCase('full'));
 
   const total = runs * (packetCases.length + mixedCases.length + callCases.length);
-  const tick = progressBar(total);
+  const tick = progressBar(total, !usesStdout(options));
   let done = 0;
   const step = (base: number) => (d: number) => tick(base + d);
   const packetTimes = measure(packetCases, runs, packets, step(done));
@@ -87,7 +95,13 @@ export async function bench(options: BenchOptions): Promise<number> {
   // every packet must have been handled as it should: exact counters
   for (const c of [...packetCases, ...mixedCases]) c.verify(BigInt(runs * packets));
 
-  const results = (cases: readonly Runnable[], times: Map<string, number[]>, group: CaseResult['group'], perRun: number, baseline: string) =>
+  const results = (
+    cases: readonly Runnable[],
+    times: Map<string, number[]>,
+    group: CaseResult['group'],
+    perRun: number,
+    baseline: string,
+  ) =>
     withBaseline(
       cases.map((c) => summarise(c.name, group, c.entries, perRun, times.get(c.name) ?? [])),
       baseline,
@@ -100,13 +114,20 @@ export async function bench(options: BenchOptions): Promise<number> {
   const callResults = results(callCases, callTimes, 'calls', calls, 'call-retpoline');
   const targets = evaluateTargets(packetResults);
 
-  console.log('');
-  console.log(formatText(packetResults, mixedResults, callResults, targets));
+  log('');
+  log(formatText(packetResults, mixedResults, callResults, targets));
   const machineText = `${info.cpu} (${info.cores} cores), Linux, Node ${info.node}`;
-  const doc = { date: new Date().toISOString(), quick, pinnedCpu: cpu, machine: info, cases: [...packetResults, ...mixedResults, ...callResults].map((r) => ({ ...r, machine: machineText })), targets };
-  write(options.json, `${JSON.stringify(doc, null, 2)}\n`);
-  write(options.markdown, formatMarkdown(packetResults, mixedResults, callResults, targets, machineText));
-  write(options.svg, formatSvg(packetResults));
+  const doc = {
+    date: new Date().toISOString(),
+    quick,
+    pinnedCpu: cpu,
+    machine: info,
+    cases: [...packetResults, ...mixedResults, ...callResults].map((r) => ({ ...r, machine: machineText })),
+    targets,
+  };
+  writeOutput(options.json, `${JSON.stringify(doc, null, 2)}\n`);
+  writeOutput(options.markdown, formatMarkdown(packetResults, mixedResults, callResults, targets, machineText));
+  writeOutput(options.svg, formatSvg(packetResults));
   for (const c of [...packetCases, ...mixedCases, ...callCases]) await c.dispose();
   return 0;
 }

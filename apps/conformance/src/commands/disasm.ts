@@ -1,6 +1,6 @@
-import { writeFileSync } from 'node:fs';
 import { generateImage } from '@bpf-dispatcher/dispatcher';
 import { listing } from '@bpf-dispatcher/x86/disasm';
+import { writeOutput } from '../output.js';
 
 export interface DisasmOptions {
   readonly entries?: number;
@@ -17,6 +17,6 @@ export const DISASM_DEFAULTS = Object.freeze({ image: 0xffffffffc0020000n, thunk
 export function disasm(options: DisasmOptions): string {
   const progs = options.prog && options.prog.length > 0 ? options.prog : Array.from({ length: options.entries ?? DISASM_DEFAULTS.entries }, (_, i) => BigInt.asUintN(64, BigInt(-(i + 1))));
   const bytes = generateImage(options.image, progs, { fallback: 'retpoline', thunk: options.thunk });
-  if (options.bin !== undefined) writeFileSync(options.bin, bytes);
+  writeOutput(options.bin, bytes);
   return listing(bytes, options.image);
 }

@@ -4,25 +4,43 @@ import { I40eDevice, type Netdev, i40eXdpSetup } from '@bpf-dispatcher/i40e';
 import { NativeArena, type Region, nativeSupported } from '@bpf-dispatcher/text-poke';
 import { BpfDispatcherError } from '@bpf-dispatcher/x86';
 import { type RecordProg, XdpAction, xdpCallUpdate, xdpRecord } from '@bpf-dispatcher/xdp-call';
+import { FAULT_KINDS, type FaultKind, faultSchedule } from './schedule.js';
 import type { SoakWorkerData } from './worker.js';
 
-/** Options of {@link runSoak}. */
+export { FAULT_KINDS, type FaultKind, faultSchedule } from './schedule.js';
+
+/** Options of {@link runSoak}. The run stops at whichever limit comes first. */
 export interface SoakOptions {
-  /** Churn for at least this long (default 30 s). */
+  /**
+   * Stop after this many seconds (default 30). When faults are asked for, the first fault
+   * round is always completed first (it comes early: see {@link faultSchedule}).
+   */
   readonly seconds?: number;
-  /** And for at least this many updates (default 100,000). */
-  readonly minUpdates?: number;
-  /** Inject faults while the traffic runs (default true). */
+  /** Stop after this many updates (default 1,000,000). */
+  readonly updates?: number;
+  /** Inject faults while the traffic runs (default true): every kind at least once. */
   readonly faults?: boolean;
   /** Seed of the pseudo-random churn (default 1). */
   readonly seed?: number;
-  /** Called about once a second with updates so far. */
-  readonly onProgress?: (updates: number, elapsedMs: number) => void;
+  /** Called about four times a second with the updates so far. */
+  readonly onProgress?: (progress: SoakProgress) => void;
+}
+
+/** Where a soak run is, for a progress display. */
+export interface SoakProgress {
+  readonly updates: number;
+  readonly elapsedMs: number;
+  /** The limits of the run. */
+  readonly maxUpdates: number;
+  readonly maxSeconds: number;
+  /** Fault rounds injected so far. */
+  readonly faultRounds: number;
 }
 
 /** One kind of injected fault and what happened. */
 export interface FaultResult {
   readonly fault: string;
+  /** Times this kind was injected (at least once in a run that asked for faults). */
   readonly injected: number;
   /** Injections that raised the expected typed error (code). */
   readonly typedErrors: number;
@@ -35,6 +53,15 @@ export interface FaultResult {
 export interface SoakReport {
   readonly seconds: number;
   readonly updates: number;
+  /** The limits asked for. */
+  readonly maxSeconds: number;
+  readonly maxUpdates: number;
+  /** Which limit ended the run. */
+  readonly stoppedBy: 'seconds' | 'updates';
+  /** Whether faults were asked for; then `faults` lists every kind, injected or not. */
+  readonly faultsRequested: boolean;
+  /** Fault rounds done (each injects every kind once). */
+  readonly faultRounds: number;
   readonly updatesPerSecond: number;
   /** Packets the driver loop was asked for and reported done. */
   readonly packetsGenerated: bigint;
@@ -52,7 +79,11 @@ export interface SoakReport {
   /** Where attached programs landed: own slot, shared slot, fallback (no free slot). */
   readonly placements: Readonly<Record<string, number>>;
   readonly faults: readonly FaultResult[];
-  /** True when every check held. */
+  /**
+   * True when every check held: nothing misrouted, foreign or lost, and, when faults were
+   * asked for, every kind injected at least once, each raising its typed error and each
+   * followed by a successful change.
+   */
   readonly ok: boolean;
 }
 
@@ -75,7 +106,9 @@ const PINNED = 14;
  * of the 20 `xdp_record` programs signs the packets it handles), while this thread attaches,
  * replaces and detaches programs with `i40eXdpSetup`. 14 programs are kept attached by
  * other users, so the netdevs' programs push the dispatcher past its 16 slots and the
- * fallback path is exercised. Faults are injected along the way.
+ * fallback path is exercised. Faults are injected along the way, on a schedule of update
+ * counts ({@link faultSchedule}), so a slow machine injects as many as a fast one.
+ * The run stops at `seconds` or `updates`, whichever comes first.
  *
  * Correct means: no packet misrouted (signed by a program other than the one its ring
  * pointed to when it was processed — and rings only ever point to programs attached to
@@ -85,8 +118,10 @@ const PINNED = 14;
  */
 export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   if (!nativeSupported()) throw new Error(`soak: the native arena is needed (x86-64 Linux); this is ${process.platform}/${process.arch}`);
-  const seconds = options.seconds ?? 30;
-  const minUpdates = options.minUpdates ?? 100_000;
+  const maxSeconds = options.seconds ?? 30;
+  const maxUpdates = options.updates ?? 1_000_000;
+  const faultsRequested = options.faults !== false;
+  const schedule = faultsRequested ? faultSchedule(maxUpdates) : [];
   const random = rng(options.seed ?? 1);
   const arena = new NativeArena({ textSize: 2 << 20, dataSize: 32 << 20 });
   const device = new I40eDevice(arena, { netdevs: 3, queues: 2, ringSize: 128, verifyHandlers: true, syncTimeoutMs: 1000 });
@@ -112,7 +147,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   while (Atomics.load(progressView, 0) === 0n) await new Promise((r) => setTimeout(r, 1));
 
   const placements: Record<string, number> = { 'new-slot': 0, shared: 0, fallback: 0, none: 0 };
-  const faults = new Map<string, { injected: number; typedErrors: number; recovered: number; code: string }>();
+  const faults = new Map<string, { injected: number; typedErrors: number; recovered: number; code: string }>(
+    faultsRequested ? FAULT_KINDS.map((k) => [k.fault, { injected: 0, typedErrors: 0, recovered: 0, code: k.code }]) : [],
+  );
+  let faultRounds = 0;
+  let stoppedBy: SoakReport['stoppedBy'] = 'updates';
   let updates = 0;
   let maxGraceWaitMs = 0;
   const start = performance.now();
@@ -137,7 +176,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     } while (next === current || (next === null && current === null));
     await change(netdev, next);
   };
-  const inject = async (fault: string, code: string, attempt: () => Promise<unknown> | unknown, undo: () => Promise<void> | void) => {
+  const inject = async (kind: number, attempt: () => Promise<unknown> | unknown, undo: () => Promise<void> | void) => {
+    const { fault, code } = FAULT_KINDS[kind] as FaultKind;
     const record = faults.get(fault) ?? { injected: 0, typedErrors: 0, recovered: 0, code };
     faults.set(fault, record);
     record.injected++;
@@ -155,16 +195,31 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     }
   };
 
+  const report = (now: number) => options.onProgress?.({ updates, elapsedMs: now - start, maxUpdates, maxSeconds, faultRounds });
   try {
-    while (performance.now() - start < seconds * 1000 || updates < minUpdates) {
+    for (;;) {
+      if (updates >= maxUpdates) {
+        stoppedBy = 'updates';
+        break;
+      }
+      // the time limit never cuts the run short of its first fault round
+      if (performance.now() - start >= maxSeconds * 1000 && (faultRounds > 0 || schedule.length === 0)) {
+        stoppedBy = 'seconds';
+        break;
+      }
       await randomChange();
-      if (options.faults !== false && updates % 20_000 === 10_000) await injectFaults();
+      const due = schedule[faultRounds];
+      if (due !== undefined && updates >= due) {
+        await injectFaults();
+        faultRounds++;
+      }
       const now = performance.now();
-      if (now - lastReport > 1000) {
+      if (now - lastReport > 250) {
         lastReport = now;
-        options.onProgress?.(updates, now - start);
+        report(now);
       }
     }
+    report(performance.now());
   } finally {
     Atomics.store(new Int32Array(stop), 0, 1);
   }
@@ -181,8 +236,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     // a pinned program no netdev uses: dropping its only user frees its slot
     const pinned = progs.slice(0, PINNED).find((p) => call.usersOf(p) === 1) as RecordProg;
     await inject(
-      'poke site holds foreign bytes',
-      'POKE_FAILED',
+      0, // POKE_FAILED
       async () => {
         arena.textPoke(tramp.entry, 'jump', live, tramp.thunk);
         await xdpCallUpdate(call, pinned, null);
@@ -192,28 +246,28 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       },
     );
     // 2. a program the generator cannot encode (not a sign-extended imm32), replacing a
-    //    pinned program so that a slot is free for it and the image must be regenerated
-    const far = { ...pinned, bpfFunc: 0x1_0000_0000n, name: 'far' };
+    //    pinned program so that a slot is free for it and the image must be regenerated.
+    //    No xdp_prog can live there, so the dispatcher is asked directly (as the kernel's
+    //    bpf_dispatcher_change_prog is, with a bpf_func address).
+    const far = 0x1_0000_0000n;
     let farAttached = false;
     await inject(
-      'program address not simm32',
-      'NOT_SIMM32',
+      1, // NOT_SIMM32
       async () => {
-        await xdpCallUpdate(call, pinned, far);
+        await call.dispatcher.changeProg(pinned.bpfFunc, far);
         farAttached = true;
       },
       async () => {
-        if (farAttached) await xdpCallUpdate(call, far, pinned);
+        if (farAttached) await call.dispatcher.changeProg(far, pinned.bpfFunc);
       },
     );
     // 3. a max that would overflow a half is refused up front
-    await inject('max larger than a half holds', 'EINVAL', () => new Dispatcher(arena, tramp, { max: 53 }), () => {});
+    await inject(2 /* EINVAL */, () => new Dispatcher(arena, tramp, { max: 53 }), () => {});
     // 4. a reader that never passes a quiescent state: the next change that must rewrite a
     //    half that was live times out
     const stalled = arena.registerReader('stalled');
     await inject(
-      'synchronize() times out on a stuck reader',
-      'SYNC_TIMEOUT',
+      3, // SYNC_TIMEOUT
       async () => {
         for (let i = 0; i < 40; i++) await randomChange();
       },
@@ -231,14 +285,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     }
     const other = new Dispatcher(arena, otherTrampoline);
     await inject(
-      'arena allocation failure',
-      'ENOMEM',
+      4, // ENOMEM
       () => other.changeProg(null, pinned.bpfFunc),
       () => {
         for (const h of hogs) arena.free(h);
       },
     );
     await other.dispose();
+    await otherTrampoline.dispose(); // nothing of a fault round stays allocated
   }
 
   // --- verification ---
@@ -254,9 +308,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   }
   const unaccounted = totals.packets - handled - totals.noProg;
   const faultResults = [...faults].map(([fault, r]) => ({ fault, ...r }));
-  const report: SoakReport = {
+  const result: SoakReport = {
     seconds: elapsedMs / 1000,
     updates,
+    maxSeconds,
+    maxUpdates,
+    stoppedBy,
+    faultsRequested,
+    faultRounds,
     updatesPerSecond: updates / (elapsedMs / 1000),
     packetsGenerated: traffic.processed,
     packetsProcessed: totals.packets,
@@ -273,11 +332,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       foreignHandled === 0n &&
       unaccounted === 0n &&
       traffic.processed === totals.packets &&
-      updates >= minUpdates &&
+      (!faultsRequested || (faultResults.length === FAULT_KINDS.length && faultResults.every((f) => f.injected > 0))) &&
       faultResults.every((f) => f.typedErrors === f.injected && f.recovered === f.injected),
   };
   await worker.terminate();
   await device.dispose();
   arena.dispose();
-  return report;
+  return result;
 }

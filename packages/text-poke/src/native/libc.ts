@@ -15,6 +15,8 @@ export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 export const MAP_32BIT = 0x40;
 export const MAP_ANONYMOUS = 0x20;
+export const MAP_FIXED = 0x10;
+export const MAP_NORESERVE = 0x4000;
 export const MFD_CLOEXEC = 1;
 /** membarrier(2) commands. */
 export const MEMBARRIER_CMD_PRIVATE_EXPEDITED = 1 << 3;

@@ -1,10 +1,11 @@
 import { type CodeBuffer, NOP5, alu, call, inc, jcc, jmp, mov, pause, pop, push, qword, ret, test } from '@bpf-dispatcher/x86';
 import { afterEach, describe, expect, it } from 'vitest';
-import { emitQuiescentState } from '../quiescent-emitter.js';
+import { emitQuiescentState, emitReaderOffline, emitReaderOnline } from '../quiescent-emitter.js';
 import { emitText as assemble } from '../emit-text.js';
 import { callOnWorker } from '../test-support/worker.js';
 import { nativeSupported } from './libc.js';
 import { NativeArena } from './native-arena.js';
+import { callNative } from './native-call.js';
 
 const constantFn = (value: number) => (b: CodeBuffer) => {
   mov(b, 'eax', value);
@@ -21,11 +22,89 @@ describe.skipIf(!nativeSupported())('NativeArena (x86-64 Linux)', () => {
     expect(['sync-core', 'expedited']).toContain(arena.serialization);
     const [start, end] = arena.textRange;
     expect(end <= 1n << 31n && start > 0n).toBe(true);
-    const fn = assemble(arena, 16, constantFn(42));
-    expect(arena.call(fn.address)).toBe(42n);
-    arena.write(fn.address, Uint8Array.of(0xb8, 43, 0, 0, 0));
+    const fn = arena.alloc(16);
+    arena.write(fn.address, Uint8Array.of(0xb8, 42, 0, 0, 0, 0xc3));
+    arena.write(fn.address, Uint8Array.of(0xb8, 43, 0, 0, 0)); // not live yet: may change
+    expect(arena.call(fn.address)).toBe(43n);
+    // live now: only pokes may change it (issue 10: this used to end in SIGILL mid-rewrite)
+    expect(() => arena.write(fn.address, Uint8Array.of(0xb8, 44, 0, 0, 0))).toThrow(expect.objectContaining({ code: 'EBUSY' }));
     expect(arena.call(fn.address)).toBe(43n);
   });
+
+  it('issue 10.1: calling allocated but unwritten text is a typed EFAULT, not SIGTRAP', () => {
+    arena = new NativeArena({ textSize: 1 << 16, dataSize: 1 << 16 });
+    const blank = arena.alloc(64);
+    expect(() => arena.call(blank.address)).toThrow(expect.objectContaining({ code: 'EFAULT' }));
+    expect(() => callNative(blank.address, 1.5)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('issue 10.5: malformed constructor options are EINVAL and map nothing', () => {
+    for (const textSize of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e12, 0, '4096']) {
+      expect(() => new NativeArena({ textSize: textSize as number })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      expect(() => new NativeArena({ dataSize: textSize as number })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    }
+    expect(() => new NativeArena(null as never)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('issue 10.3: after dispose, raw views read an inert zero page (no SIGSEGV) until collected; unviewed data is unmapped', () => {
+    arena = new NativeArena({ textSize: 1 << 16, dataSize: 1 << 16 });
+    const counters = arena.allocData(64);
+    arena.allocData(8192);
+    const view = arena.dataBytes(counters);
+    expect(view.buffer.byteLength).toBe(64); // the buffer spans only the region
+    const words = new BigUint64Array(view.buffer);
+    const dv = new DataView(arena.dataView(counters).buffer);
+    view[0] = 5;
+    const m = arena.memory(counters);
+    expect(m.getU8(0)).toBe(5);
+    arena.dispose();
+    expect(arena.pinnedDataPages).toBe(1);
+    expect(view[0]).toBe(0);
+    expect(words[1]).toBe(0n);
+    view[2] = 9;
+    words[3] = 1n;
+    dv.setUint32(16, 7, true);
+    expect(view[2]).toBe(9);
+    expect(() => m.getU8(0)).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+
+    const quiet = new NativeArena({ textSize: 1 << 16, dataSize: 1 << 16 });
+    quiet.memory(quiet.allocData(64)).setU64(0, 1n); // the checked accessor pins nothing
+    quiet.dispose();
+    expect(quiet.pinnedDataPages).toBe(0);
+  });
+
+  it('issue 10.4: dispose() while a worker runs a loop with an online reader is EBUSY; the loop keeps running; afterwards dispose works', async () => {
+    arena = new NativeArena({ textSize: 1 << 16, dataSize: 1 << 16 });
+    const reader = arena.registerReader('driver-loop');
+    reader.offline();
+    const flags = arena.allocData(64); // [0] stop, [8] iterations
+    // loop(): come online; until *stop: bump iterations, report a quiescent state; go offline
+    const loop = assemble(arena, 128, (buf) => {
+      const top = buf.newLabel();
+      emitReaderOnline(buf, reader, 'r11');
+      mov(buf, 'rax', flags.address);
+      buf.bind(top);
+      pause(buf);
+      inc(buf, qword('rax', 8));
+      emitQuiescentState(buf, reader, 'r11');
+      test(buf, qword('rax'), -1);
+      jcc(buf, 'e', top);
+      emitReaderOffline(buf, reader, 'r11');
+      ret(buf);
+    });
+    const m = arena.memory(flags);
+    const { done } = callOnWorker(loop.address, []);
+    while (m.getU64(8) === 0n) await new Promise((r) => setTimeout(r, 1));
+    expect(() => arena.dispose()).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    expect(arena.disposed).toBe(false);
+    const seen = m.getU64(8);
+    await arena.synchronize({ timeoutMs: 10_000 }); // the arena is fully usable
+    while (m.getU64(8) === seen) await new Promise((r) => setTimeout(r, 1));
+    m.setU64(0, 1n);
+    await done;
+    arena.dispose();
+    expect(reader.disposed).toBe(true);
+  }, 60_000);
 
   it('offers an explicit RWX mapping', () => {
     arena = new NativeArena({ textSize: 1 << 16, dataSize: 1 << 16, mapping: 'rwx' });
@@ -151,6 +230,7 @@ describe.skipIf(!nativeSupported())('NativeArena (x86-64 Linux)', () => {
     arena.dataView(flag)[0] = 1;
     await expect(sync).resolves.toMatchObject({ waitedFor: 1 });
     await done;
+    reader.unregister();
   });
 
   it('1,000 create/dispose cycles leave RSS within 10 MB', () => {

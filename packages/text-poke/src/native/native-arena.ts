@@ -7,6 +7,8 @@ import {
   MAP_32BIT,
   MAP_ANONYMOUS,
   MAP_FAILED,
+  MAP_FIXED,
+  MAP_NORESERVE,
   MAP_PRIVATE,
   MAP_SHARED,
   MFD_CLOEXEC,
@@ -19,6 +21,7 @@ import {
   registerMembarrier,
 } from './libc.js';
 import { callNative } from './native-call.js';
+import { ViewPages } from './view-pages.js';
 
 /** Options of {@link NativeArena}. */
 export interface NativeArenaOptions {
@@ -57,7 +60,9 @@ export class NativeArena extends BaseArena {
   private readonly c: Libc;
   private readonly maps: { address: bigint; size: number }[] = [];
   private fd = -1;
-  private readonly textWords: BigInt64Array;
+  private textWords: BigInt64Array;
+  private dataBase = 0n;
+  private viewPages: ViewPages | undefined;
   private readonly scratch = new DataView(new ArrayBuffer(8));
 
   /**
@@ -66,12 +71,16 @@ export class NativeArena extends BaseArena {
    */
   constructor(options: NativeArenaOptions = {}) {
     super();
+    if (typeof options !== 'object' || options === null) throw new TextPokeError('EINVAL', 'NativeArena: options must be an object');
     this.c = libc();
+    for (const name of ['textSize', 'dataSize'] as const) {
+      const size: unknown = options[name];
+      if (size !== undefined && (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0 || size > 1 << 30)) {
+        throw new TextPokeError('EINVAL', `NativeArena: ${name} must be an integer from 1 byte to 1 GiB, got ${String(size)}`);
+      }
+    }
     const textSize = roundPages(options.textSize ?? 4 << 20);
     const dataSize = roundPages(options.dataSize ?? 16 << 20);
-    for (const [name, size] of [['textSize', textSize], ['dataSize', dataSize]] as const) {
-      if (!Number.isSafeInteger(size) || size <= 0 || size > 1 << 30) throw new TextPokeError('EINVAL', `NativeArena: ${name} must be 1 byte to 1 GiB`);
-    }
     this.mapping = options.mapping ?? 'dual-map';
     if (this.mapping !== 'dual-map' && this.mapping !== 'rwx') throw new TextPokeError('EINVAL', `NativeArena: unknown mapping ${String(this.mapping)}`);
     this.serialization = registerMembarrier(this.c);
@@ -89,12 +98,22 @@ export class NativeArena extends BaseArena {
         textWrite = textExec;
       }
       const data = this.map(dataSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1);
+      this.dataBase = data;
       for (const [start, size] of [[textExec, textSize], [data, dataSize]] as const) {
         if (start + BigInt(size) > LIMIT_2G) throw new TextPokeError('ENOMEM', `NativeArena: the kernel placed a mapping at 0x${start.toString(16)}, above 2 GiB`);
       }
       const text = new Uint8Array(this.c.koffi.view(textWrite, textSize));
       this.textWords = new BigInt64Array(text.buffer, text.byteOffset, textSize / 8);
       this.init({ textBase: textExec, text, dataBase: data, data: new Uint8Array(this.c.koffi.view(data, dataSize)) });
+      const c = this.c;
+      this.viewPages = new ViewPages(data, dataSize, {
+        inert: (address, length) => {
+          c.mmap(address, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+        },
+        unmap: (address, length) => {
+          c.munmap(address, length);
+        },
+      });
     } catch (error) {
       this.unmapAll();
       throw error;
@@ -135,18 +154,38 @@ export class NativeArena extends BaseArena {
     membarrierSync(this.c, this.serialization);
   }
 
+  /**
+   * Each region's raw view gets an external buffer of its own (so `view.buffer` spans only
+   * that region), tracked so that dispose() keeps its pages mapped, inert, while it lives.
+   */
+  protected override viewOf(offset: number, size: number): Uint8Array {
+    const buffer = this.c.koffi.view(this.dataBase + BigInt(offset), size);
+    this.viewPages?.track(buffer, offset, size);
+    return new Uint8Array(buffer);
+  }
+
+  /** Data pages still mapped (inert) after dispose() because a raw view over them may be alive. */
+  get pinnedDataPages(): number {
+    return this.viewPages?.pinnedPages ?? 0;
+  }
+
   protected release(): void {
+    this.textWords = new BigInt64Array(0);
+    const data = this.maps.findIndex((m) => m.address === this.dataBase);
+    if (data >= 0 && this.viewPages !== undefined) {
+      this.maps.splice(data, 1);
+      this.viewPages.retire();
+    }
     this.unmapAll();
   }
 
   /**
-   * Call code at `entry` (which must lie in this arena's text) through koffi.
-   * @throws TextPokeError EFAULT if `entry` is not inside allocated text.
+   * Call code at `entry` (which must lie in written text of this arena) through koffi.
+   * @throws TextPokeError EFAULT if `entry` is not inside written text; EINVAL for more
+   *   than six arguments or one that is not a Word.
    */
   call(entry: Address, ...args: Word[]): bigint {
-    this.check();
-    const { space } = this.locateOrFault(entry, 1, 'call');
-    if (space !== 'text') throw new TextPokeError('EFAULT', 'call: entry is in data, not text');
-    return callNative(entry, ...args);
+    const checked = this.prepareCall(entry, args);
+    return callNative(checked.entry, ...checked.args);
   }
 }

@@ -1,9 +1,18 @@
 /**
- * A small x86-64 interpreter for the instruction subset our JIT emits: enough to run the
- * dispatcher image, trampolines, retpoline thunks, XDP programs and poll loops in the
- * simulated arena, deterministically, on any platform.
+ * A small x86-64 interpreter for the instruction forms the `@bpf-dispatcher/x86` encoder
+ * emits: enough to run the dispatcher image, trampolines, retpoline thunks, XDP programs,
+ * the eBPF JIT's output and poll loops in the simulated arena, deterministically, on any
+ * platform. Semantics follow the Intel SDM (Vol. 2) for every defined result and flag; a
+ * differential test runs the same code on the real CPU.
+ *
+ * Forms executed: mov (all widths, immediates, loads/stores), movabs, movzx, movsx/movsxd,
+ * lea, add/or/and/sub/xor/cmp/test, inc/dec/neg/not, shl/shr/sar/rol/ror by 1, imm8 and
+ * cl, imul (1-, 2- and 3-operand), mul, div, idiv, cdq/cqo, bswap, xchg, xadd, cmpxchg
+ * (the lock prefix is accepted: one simulated CPU runs one instruction at a time), push,
+ * pop, call, jmp, ret, jcc, setcc, cmovcc, nop/pause/fences, rdtsc/rdtscp, int3 (faults).
  */
 import { GP64, type Gp64 } from '@bpf-dispatcher/x86';
+import { toWord } from '../base-arena.js';
 import { TextPokeError } from '../errors.js';
 import { BASE_NONE, BASE_RIP, type SimInsn, type SimOperand } from './decode.js';
 
@@ -18,7 +27,11 @@ export interface CpuMemory {
 /** Register values as seen by external functions and returned by a run. */
 export type Registers = Record<Gp64, bigint>;
 
-/** A function at an address outside the arena: gets the registers, returns rax (or nothing to keep it). */
+/**
+ * A function at an address outside the arena: gets the registers, returns rax (a 64-bit
+ * word: a bigint in [-2^63, 2^64) or a safe integer; anything else is an EINVAL error of
+ * the run) or nothing to keep rax.
+ */
 export type ExternalFunction = (regs: Registers) => bigint | number | undefined;
 
 const MASK64 = (1n << 64n) - 1n;
@@ -166,6 +179,23 @@ export class SimCpu {
     return (cc & 1) === 0 ? r : !r;
   }
 
+  /** The accumulator (al/ax/eax/rax) of a width, as an operand. */
+  private static acc(bits: number): SimOperand {
+    return { k: 'reg', id: 0, bits: bits as 8 | 16 | 32 | 64 };
+  }
+
+  /** rdx (dx/edx), the high half of the implicit operands of mul/div. */
+  private static dxOf(bits: number): SimOperand {
+    return { k: 'reg', id: 2, bits: bits as 8 | 16 | 32 | 64 };
+  }
+
+  /** Set ZF/SF/PF from a result (the "set according to the result" flags). */
+  private resultFlags(result: bigint, bits: number): void {
+    this.zf = result === 0n;
+    this.sf = (result & (signBits[bits] as bigint)) !== 0n;
+    this.pf = parity(result);
+  }
+
   /** Execute one instruction, or one external function plus its return. */
   step(trace: bigint[] | undefined): void {
     const rip = this.rip;
@@ -176,7 +206,7 @@ export class SimCpu {
       const external = this.externals.get(rip);
       if (external === undefined) fault(rip, 'execution outside arena text (no code or external function here)');
       const result = external(this.snapshot());
-      if (result !== undefined) this.regs[0] = BigInt.asUintN(64, BigInt(result));
+      if (result !== undefined) this.regs[0] = toWord(result, `external function at 0x${rip.toString(16)} returned`);
       this.rip = this.pop();
       return;
     }
@@ -280,14 +310,55 @@ export class SimCpu {
         return;
       }
       case 'shl':
+      case 'sal':
       case 'shr':
       case 'sar':
       case 'rol':
       case 'ror':
-        this.shift(m, a, b);
+        this.shift(m === 'sal' ? 'shl' : m, a, b);
         return;
+      case 'imul':
+        if (ops.length === 1) this.mulDx(a, true);
+        else this.imul(a, ops.length === 3 ? b : a, (ops.length === 3 ? ops[2] : b) as SimOperand);
+        return;
+      case 'mul':
+        this.mulDx(a, false);
+        return;
+      case 'div':
+      case 'idiv':
+        this.divide(insn, a, m === 'idiv');
+        return;
+      case 'cdq':
+        this.set(SimCpu.dxOf(32), 32, (this.regs[0] as bigint) & 0x8000_0000n ? 0xffff_ffffn : 0n);
+        return;
+      case 'cqo':
+        this.regs[2] = (this.regs[0] as bigint) & (1n << 63n) ? MASK64 : 0n;
+        return;
+      case 'cwd':
+        this.set(SimCpu.dxOf(16), 16, (this.regs[0] as bigint) & 0x8000n ? 0xffffn : 0n);
+        return;
+      case 'cdqe':
+        this.regs[0] = BigInt.asUintN(64, BigInt.asIntN(32, (this.regs[0] as bigint) & 0xffff_ffffn));
+        return;
+      case 'cmpxchg': {
+        const bits = this.width(a, this.width(b, 64));
+        const acc = SimCpu.acc(bits);
+        const x = this.get(acc, bits);
+        const y = this.get(a, bits);
+        const mask = masks[bits] as bigint;
+        this.addFlags(x, y, (x - y) & mask, bits, x < y, true);
+        // Intel: equal -> DEST = SRC; else accumulator = DEST and DEST is rewritten with its
+        // own value (so a 32-bit register destination is zero-extended either way).
+        if (x === y) this.set(a, bits, this.get(b, bits));
+        else {
+          this.set(acc, bits, y);
+          this.set(a, bits, y);
+        }
+        return;
+      }
       case 'bswap': {
         const bits = this.width(a, 64);
+        if (bits === 16) fault(insn.address, 'bswap of a 16-bit register is undefined');
         let v = this.get(a, bits);
         let out = 0n;
         for (let i = 0; i < bits / 8; i++) {
@@ -350,41 +421,121 @@ export class SimCpu {
     }
   }
 
+  /**
+   * SHL/SHR/SAR/ROL/ROR (Intel SDM Vol. 2B "SAL/SAR/SHL/SHR", Vol. 2A "RCL/RCR/ROL/ROR"):
+   * the count (1, imm8 or cl) is masked to 6 bits for 64-bit operands and 5 bits otherwise;
+   * rotates of 8/16-bit operands then take it modulo the width. A masked count of 0 changes
+   * no flag, but the destination is still written: a 32-bit register destination is
+   * zero-extended to 64 bits, as for every 32-bit register write.
+   */
   private shift(m: string, a: SimOperand, b: SimOperand | undefined): void {
     const bits = this.width(a, 64);
-    const count = Number((b === undefined ? 1n : this.get(b, 8)) & (bits === 64 ? 63n : 31n));
-    if (count === 0) return;
-    const mask = masks[bits] as bigint;
     const x = this.get(a, bits);
+    const count = Number((b === undefined ? 1n : this.get(b, 8)) & (bits === 64 ? 63n : 31n));
+    if (count === 0) {
+      this.set(a, bits, x);
+      return;
+    }
+    const mask = masks[bits] as bigint;
+    const sign = signBits[bits] as bigint;
     const n = BigInt(count);
     const width = BigInt(bits);
     let result: bigint;
-    if (m === 'shl') {
-      result = (x << n) & mask;
-      this.cf = ((x >> (width - n)) & 1n) === 1n;
-    } else if (m === 'shr') {
-      result = x >> n;
-      this.cf = ((x >> (n - 1n)) & 1n) === 1n;
-    } else if (m === 'sar') {
-      result = BigInt.asUintN(bits, BigInt.asIntN(bits, x) >> n);
-      this.cf = ((x >> (n - 1n)) & 1n) === 1n;
-    } else if (m === 'rol') {
+    if (m === 'rol' || m === 'ror') {
       const r = n % width;
-      result = ((x << r) | (x >> (width - r))) & mask;
-      this.cf = (result & 1n) === 1n;
-      this.set(a, bits, result);
-      return;
-    } else {
-      const r = n % width;
-      result = ((x >> r) | (x << (width - r))) & mask;
-      this.cf = (result & (signBits[bits] as bigint)) !== 0n;
+      result = r === 0n ? x : m === 'rol' ? ((x << r) | (x >> (width - r))) & mask : ((x >> r) | (x << (width - r))) & mask;
+      const msb = (result & sign) !== 0n;
+      if (m === 'rol') {
+        this.cf = (result & 1n) === 1n;
+        this.of = msb !== this.cf; // defined for a count of 1
+      } else {
+        this.cf = msb;
+        this.of = msb !== ((result & (sign >> 1n)) !== 0n);
+      }
       this.set(a, bits, result);
       return;
     }
-    this.zf = result === 0n;
-    this.sf = (result & (signBits[bits] as bigint)) !== 0n;
-    this.pf = parity(result);
-    this.of = false;
+    if (m === 'shl') {
+      result = (x << n) & mask;
+      // the last bit shifted out (undefined by Intel when count >= width: 0 here)
+      this.cf = n <= width && ((x >> (width - n)) & 1n) === 1n;
+      this.of = ((result & sign) !== 0n) !== this.cf;
+    } else if (m === 'shr') {
+      result = x >> n;
+      this.cf = ((x >> (n - 1n)) & 1n) === 1n;
+      this.of = (x & sign) !== 0n;
+    } else {
+      result = BigInt.asUintN(bits, BigInt.asIntN(bits, x) >> n);
+      this.cf = ((BigInt.asIntN(bits, x) >> (n - 1n)) & 1n) === 1n;
+      this.of = false;
+    }
+    this.resultFlags(result, bits);
     this.set(a, bits, result);
+  }
+
+  /**
+   * Two- and three-operand IMUL: `dst = low(src * factor)` (signed); CF = OF = the signed
+   * product does not fit the width. SF/ZF/PF are undefined by Intel: set from the result.
+   */
+  private imul(dst: SimOperand, src: SimOperand, factor: SimOperand): void {
+    const bits = this.width(dst, 64);
+    const product = BigInt.asIntN(bits, this.get(src, bits)) * BigInt.asIntN(bits, this.get(factor, bits));
+    const low = BigInt.asUintN(bits, product);
+    this.cf = this.of = BigInt.asIntN(bits, low) !== product;
+    this.resultFlags(low, bits);
+    this.set(dst, bits, low);
+  }
+
+  /**
+   * One-operand MUL/IMUL: ax = al * r/m8, else rdx:rax (dx:ax, edx:eax) = rax * r/m.
+   * CF = OF = the high half is significant. Other flags undefined by Intel (SF/ZF/PF set
+   * from the low half here).
+   */
+  private mulDx(src: SimOperand, signed: boolean): void {
+    const bits = this.width(src, 64);
+    const acc = SimCpu.acc(bits);
+    const x = this.get(acc, bits);
+    const y = this.get(src, bits);
+    const product = signed ? BigInt.asIntN(bits, x) * BigInt.asIntN(bits, y) : x * y;
+    const low = BigInt.asUintN(bits, product);
+    const high = BigInt.asUintN(bits, product >> BigInt(bits));
+    this.cf = this.of = signed ? BigInt.asIntN(bits, low) !== product : high !== 0n;
+    this.resultFlags(low, bits);
+    if (bits === 8) {
+      this.set(SimCpu.acc(16), 16, BigInt.asUintN(16, product));
+      return;
+    }
+    this.set(acc, bits, low);
+    this.set(SimCpu.dxOf(bits), bits, high);
+  }
+
+  /**
+   * DIV/IDIV: divide ax (dx:ax, edx:eax, rdx:rax) by r/m; quotient in al (ax, eax, rax),
+   * remainder in ah (dx, edx, rdx). Signed division truncates toward zero and the remainder
+   * takes the dividend's sign. A zero divisor or a quotient that does not fit raises #DE,
+   * here a CPU_FAULT. Flags are undefined by Intel and left unchanged.
+   */
+  private divide(insn: SimInsn, src: SimOperand, signed: boolean): void {
+    const bits = this.width(src, 64);
+    const width = BigInt(bits);
+    const divisorRaw = this.get(src, bits);
+    if (divisorRaw === 0n) fault(insn.address, `divide error (#DE): ${insn.text} by zero`);
+    let dividendRaw: bigint;
+    if (bits === 8) dividendRaw = this.get(SimCpu.acc(16), 16);
+    else dividendRaw = (this.get(SimCpu.dxOf(bits), bits) << width) | this.get(SimCpu.acc(bits), bits);
+    const dividend = signed ? BigInt.asIntN(bits * 2, dividendRaw) : dividendRaw;
+    const divisor = signed ? BigInt.asIntN(bits, divisorRaw) : divisorRaw;
+    const quotient = dividend / divisor; // BigInt division truncates toward zero
+    const remainder = dividend - quotient * divisor;
+    const fits = signed ? BigInt.asIntN(bits, quotient) === quotient : quotient <= (masks[bits] as bigint);
+    if (!fits) fault(insn.address, `divide error (#DE): the quotient of ${insn.text} does not fit ${bits} bits`);
+    const q = BigInt.asUintN(bits, quotient);
+    const r = BigInt.asUintN(bits, remainder);
+    if (bits === 8) {
+      this.set(SimCpu.acc(16), 16, (r << 8n) | q);
+      return;
+    }
+    this.set(SimCpu.acc(bits), bits, q);
+    this.set(SimCpu.dxOf(bits), bits, r);
   }
 }

@@ -90,6 +90,71 @@ describe('SimulatedArena', () => {
     expect(() => arena.defineExternal(arena.textRange[0], () => 0)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
 
+  it('validates run/start/call/runUntil/finish arguments before running (EINVAL, no hang)', () => {
+    arena = new SimulatedArena();
+    const spin = assemble(arena, 16, (b) => {
+      const top = b.newLabel();
+      b.bind(top);
+      jmp(b, top, 'short');
+    });
+    const einval = expect.objectContaining({ code: 'EINVAL' });
+    for (const maxSteps of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY, 2 ** 53, '10', 10n, null]) {
+      expect(() => arena.run(spin.address, {}, { maxSteps: maxSteps as number }), String(maxSteps)).toThrow(einval);
+    }
+    expect(() => arena.run(spin.address, {}, { trace: 'yes' as unknown as boolean })).toThrow(einval);
+    expect(() => arena.run(spin.address, {}, null as unknown as object)).toThrow(einval);
+    expect(() => arena.run(spin.address, { rdi: 1.5 })).toThrow(einval);
+    expect(() => arena.run(spin.address, { rdi: 1n << 64n })).toThrow(einval);
+    expect(() => arena.run(spin.address, { eax: 1 } as unknown as { rax: number })).toThrow(einval);
+    expect(() => arena.run(spin.address, 'rdi' as unknown as object)).toThrow(einval);
+    expect(() => arena.run('0x10' as unknown as bigint)).toThrow(einval);
+    for (const bad of [1.5, Number.NaN, 2 ** 53, 1n << 64n, -(1n << 63n) - 1n, '1', null]) {
+      expect(() => arena.call(spin.address, bad as number), String(bad)).toThrow(einval);
+    }
+    expect(() => arena.start(spin.address, { rsi: Number.NaN })).toThrow(einval);
+    const thread = arena.start(spin.address);
+    expect(() => thread.runUntil(null as unknown as () => boolean)).toThrow(einval);
+    expect(() => thread.runUntil(() => false, Number.NaN)).toThrow(einval);
+    expect(() => thread.finish(Number.NaN)).toThrow(einval);
+    expect(() => thread.finish(0)).toThrow(einval);
+    expect(thread.runUntil(() => false, 10)).toBe(false);
+    expect(() => thread.finish(100)).toThrow(expect.objectContaining({ code: 'STEP_LIMIT' }));
+  });
+
+  it('a fault raised by executing code is CPU_FAULT; an API call with a bad range is EFAULT', () => {
+    arena = new SimulatedArena();
+    const data = arena.allocData(64);
+    const cpuFault = expect.objectContaining({ code: 'CPU_FAULT' });
+    const load = assemble(arena, 32, (b) => {
+      mov(b, 'rax', qword('rdi'));
+      ret(b);
+    });
+    const store = assemble(arena, 32, (b) => {
+      mov(b, qword('rdi', 8), 'rsi');
+      ret(b);
+    });
+    expect(arena.call(load.address, data.address)).toBe(0n);
+    arena.call(store.address, data.address, 7);
+    expect(arena.call(load.address, data.address + 8n)).toBe(7n);
+    // loads and stores outside the arena's regions, or straddling a region's end
+    for (const address of [0n, 0x1000n, data.address + 60n, arena.dataRange[1]]) {
+      expect(() => arena.call(load.address, address), `load 0x${address.toString(16)}`).toThrow(cpuFault);
+    }
+    expect(() => arena.call(store.address, 0x1000n, 1)).toThrow(cpuFault);
+    expect(() => arena.call(store.address, load.address, 1)).toThrow(cpuFault);
+    // the API: entries outside allocated text, reads outside regions
+    const efault = expect.objectContaining({ code: 'EFAULT' });
+    expect(() => arena.run(data.address)).toThrow(efault);
+    expect(() => arena.run(0x1000n)).toThrow(efault);
+    expect(() => arena.start(0x1000n)).toThrow(efault);
+    expect(() => arena.call(data.address)).toThrow(efault);
+    expect(() => arena.read(data.address + 60n, 8)).toThrow(efault);
+    // an external function that returns something that is not a 64-bit word
+    arena.defineExternal(-8, () => 1.5);
+    const far = assemble(arena, 16, (b) => jmp(b, -8));
+    expect(() => arena.call(far.address)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
   it('sees pokes immediately (the decode cache drops on every text change)', () => {
     arena = new SimulatedArena();
     arena.defineExternal(-1, () => 1);

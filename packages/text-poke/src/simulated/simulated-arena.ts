@@ -1,5 +1,5 @@
 import { type Address, GP64, type Gp64 } from '@bpf-dispatcher/x86';
-import { BaseArena, toAddress } from '../base-arena.js';
+import { BaseArena, toAddress, toWord } from '../base-arena.js';
 import { TextPokeError } from '../errors.js';
 import type { Word } from '../types.js';
 import { type CpuMemory, type ExternalFunction, type Registers, SimCpu } from './cpu.js';
@@ -21,7 +21,7 @@ export interface SimulatedArenaOptions {
 
 /** Options of {@link SimulatedArena.run}. */
 export interface RunOptions {
-  /** Stop with a STEP_LIMIT error after this many instructions (default 1,000,000). */
+  /** Stop with a STEP_LIMIT error after this many instructions: a positive safe integer (default 1,000,000). */
   readonly maxSteps?: number;
   /** Record the address of every executed instruction (default false). */
   readonly trace?: boolean;
@@ -40,11 +40,43 @@ export interface RunResult {
 export const HALT_ADDRESS = 0x0000_7fff_dead_0000n;
 
 const ARG_REGS: readonly Gp64[] = ['rdi', 'rsi', 'rdx', 'rcx', 'r8', 'r9'];
+const DEFAULT_MAX_STEPS = 1_000_000;
+
+/** A step budget. @throws TextPokeError EINVAL unless a positive safe integer (or undefined: the default). */
+function stepBudget(value: unknown, what: string): number {
+  if (value === undefined) return DEFAULT_MAX_STEPS;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  throw new TextPokeError('EINVAL', `${what}: maxSteps must be a positive safe integer, got ${describeValue(value)}`);
+}
+
+/** An options object (or undefined). @throws TextPokeError EINVAL otherwise, or for a `trace` that is not a boolean. */
+function optionsObject<T extends object>(value: T | undefined, what: string): Partial<T> & { trace?: unknown } {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) throw new TextPokeError('EINVAL', `${what}: options must be an object, got ${describeValue(value)}`);
+  const { trace } = value as { trace?: unknown };
+  if (trace !== undefined && typeof trace !== 'boolean') throw new TextPokeError('EINVAL', `${what}: trace must be a boolean, got ${describeValue(trace)}`);
+  return value;
+}
+
+/** A short description of any value for an error message. Never throws. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object') return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
+  return typeof value === 'symbol' ? value.toString() : String(value);
+}
 
 /**
  * A {@link TextArena} in plain memory with a small x86-64 interpreter: portable and
  * deterministic, with kernel-like addresses by default. Pokes are plain stores (the CPU
  * runs one instruction at a time, so every reader sees whole instructions).
+ *
+ * Errors follow one rule: a fault raised by *executing code* (a load or store outside the
+ * arena's allocated regions, a store to text, a jump to nowhere, int3, #DE, an instruction
+ * outside the simulated subset) is `CPU_FAULT` — the simulated counterpart of the signal
+ * the native arena would die of; an *API call* with a bad range (an entry outside
+ * allocated text, `read`/`write` outside a region) is `EFAULT`; a malformed argument is
+ * `EINVAL`, raised before anything runs.
  *
  * Code outside the arena can be modelled with {@link defineExternal}: e.g. programs at the
  * cover letter's addresses -1 ... -16 that return a chosen value.
@@ -109,16 +141,25 @@ export class SimulatedArena extends BaseArena {
     this.externals.delete(toAddress(address, 'removeExternal'));
   }
 
+  /** Where an access of code lands. @throws TextPokeError CPU_FAULT outside allocated regions. */
+  private codeAccess(address: bigint, bytes: number, what: 'load' | 'store'): { space: 'text' | 'data'; offset: number } {
+    const location = this.locate(address, bytes);
+    if (location === undefined) {
+      throw new TextPokeError('CPU_FAULT', `simulated ${what} of ${bytes} byte(s) at 0x${address.toString(16)}: not inside one allocated region of the arena (a page fault)`);
+    }
+    return location;
+  }
+
   private readonly memoryPort: CpuMemory = {
     load: (address, bytes) => {
-      const { space, offset } = this.locateOrFault(address, bytes, 'simulated load');
+      const { space, offset } = this.codeAccess(address, bytes, 'load');
       const mem = this.bytesOf(space);
       let value = 0n;
       for (let i = bytes - 1; i >= 0; i--) value = (value << 8n) | BigInt(mem[offset + i] as number);
       return value;
     },
     store: (address, bytes, value) => {
-      const { space, offset } = this.locateOrFault(address, bytes, 'simulated store');
+      const { space, offset } = this.codeAccess(address, bytes, 'store');
       if (space === 'text') throw new TextPokeError('CPU_FAULT', `simulated store to text at 0x${address.toString(16)} (text is not writable by code)`);
       const mem = this.bytesOf(space);
       let v = value;
@@ -142,37 +183,64 @@ export class SimulatedArena extends BaseArena {
   /**
    * Run code at `entry` until it returns to the caller, with the given registers (others
    * zero; rsp points into the arena's stack with a return address that ends the run).
-   * @throws TextPokeError STEP_LIMIT after `maxSteps`; CPU_FAULT for an instruction outside
-   *   the subset, a store to text, int3, or execution/memory access outside the arena.
+   * Arguments are checked before anything runs.
+   * @throws TextPokeError EINVAL for malformed options (`maxSteps` not a positive safe
+   *   integer, `trace` not a boolean), an unknown register or a value that is not a 64-bit
+   *   word; EFAULT if `entry` is neither allocated text nor an external function;
+   *   STEP_LIMIT after `maxSteps`; CPU_FAULT for a fault of the executing code (an
+   *   instruction outside the subset, a store to text, int3, #DE, execution or a memory
+   *   access outside the arena).
    */
   run(entry: Address, regs: Partial<Record<Gp64, Word>> = {}, options: RunOptions = {}): RunResult {
     this.check();
-    const thread = new SimThread(this, this.newCpu(entry, regs, this.stackTop), entry, options.trace === true, null);
-    return thread.finish(options.maxSteps ?? 1_000_000);
+    const opts = optionsObject(options, 'run');
+    const maxSteps = stepBudget(opts.maxSteps, 'run');
+    const thread = new SimThread(this, this.newCpu(entry, regs, this.stackTop, 'run'), entry, opts.trace === true, null);
+    return thread.finish(maxSteps);
   }
 
   /**
    * Start a simulated thread at `entry` that runs only when stepped — e.g. to stop a reader
    * in the middle of the dispatcher image while updates happen elsewhere. It has a stack
    * of its own (freed when it halts).
-   * @throws TextPokeError ENOMEM if no stack can be allocated; EINVAL for bad registers.
+   * @throws TextPokeError ENOMEM if no stack can be allocated; EINVAL for bad registers or
+   *   options; EFAULT as {@link run}.
    */
   start(entry: Address, regs: Partial<Record<Gp64, Word>> = {}, options: { trace?: boolean; stackSize?: number } = {}): SimThread {
     this.check();
-    const stack = this.allocData(options.stackSize ?? 16 << 10, { align: 16 });
-    return new SimThread(this, this.newCpu(entry, regs, stack.address + BigInt(stack.size)), entry, options.trace === true, () => this.free(stack));
+    const opts = optionsObject(options, 'start');
+    const stackSize = opts.stackSize ?? 16 << 10;
+    const rip = this.checkEntry(entry, 'start');
+    const values = checkRegisters(regs, 'start');
+    const stack = this.allocData(stackSize, { align: 16 });
+    return new SimThread(this, this.cpuAt(rip, values, stack.address + BigInt(stack.size)), entry, opts.trace === true, () => this.free(stack));
   }
 
-  private newCpu(entry: Address, regs: Partial<Record<Gp64, Word>>, stackTop: bigint): SimCpu {
-    const cpu = new SimCpu(this.memoryPort, this.externals);
-    for (const [name, value] of Object.entries(regs)) {
-      const id = GP64.indexOf(name as Gp64);
-      if (id < 0) throw new TextPokeError('EINVAL', `run: unknown register ${name}`);
-      cpu.regs[id] = BigInt.asUintN(64, BigInt(value as Word));
+  /**
+   * The entry of a run, checked: allocated text or an external function.
+   * @throws TextPokeError EINVAL for a malformed address; EFAULT anywhere else.
+   */
+  private checkEntry(entry: Address, what: string): bigint {
+    const at = toAddress(entry, what);
+    if (this.externals.has(at)) return at;
+    const location = this.locate(at, 1);
+    if (location === undefined || location.space !== 'text') {
+      throw new TextPokeError('EFAULT', `${what}: entry 0x${at.toString(16)} is not allocated text of this arena nor an external function`);
     }
+    return at;
+  }
+
+  private newCpu(entry: Address, regs: Partial<Record<Gp64, Word>>, stackTop: bigint, what: string): SimCpu {
+    const rip = this.checkEntry(entry, what);
+    return this.cpuAt(rip, checkRegisters(regs, what), stackTop);
+  }
+
+  private cpuAt(rip: bigint, values: readonly (readonly [number, bigint])[], stackTop: bigint): SimCpu {
+    const cpu = new SimCpu(this.memoryPort, this.externals);
+    for (const [id, value] of values) cpu.regs[id] = value;
     cpu.regs[4] = stackTop - 8n;
     this.memoryPort.store(cpu.regs[4] as bigint, 8, HALT_ADDRESS);
-    cpu.rip = toAddress(entry, 'run');
+    cpu.rip = rip;
     return cpu;
   }
 
@@ -182,13 +250,34 @@ export class SimulatedArena extends BaseArena {
   }
 
   call(entry: Address, ...args: Word[]): bigint {
-    if (args.length > ARG_REGS.length) throw new TextPokeError('EINVAL', `call: at most ${ARG_REGS.length} arguments`);
+    const checked = this.prepareCall(entry, args); // base arena: entry in written text, Word arguments
     const regs: Partial<Record<Gp64, Word>> = {};
-    args.forEach((value, i) => {
+    checked.args.forEach((value, i) => {
       regs[ARG_REGS[i] as Gp64] = value;
     });
-    return this.run(entry, regs).rax;
+    return this.run(checked.entry, regs).rax;
   }
+}
+
+/**
+ * Initial register values, checked: an object whose own keys are 64-bit register names and
+ * whose values are 64-bit words. Returns (register id, unsigned value) pairs.
+ * @throws TextPokeError EINVAL otherwise.
+ */
+function checkRegisters(regs: unknown, what: string): (readonly [number, bigint])[] {
+  if (regs === undefined) return [];
+  if (typeof regs !== 'object' || regs === null || Array.isArray(regs)) {
+    throw new TextPokeError('EINVAL', `${what}: registers must be an object such as { rdi: 1n }, got ${describeValue(regs)}`);
+  }
+  const out: (readonly [number, bigint])[] = [];
+  for (const name of Object.keys(regs)) {
+    const id = GP64.indexOf(name as Gp64);
+    if (id < 0) throw new TextPokeError('EINVAL', `${what}: unknown register ${JSON.stringify(name)} (use the 64-bit names rax ... r15)`);
+    const value = (regs as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    out.push([id, toWord(value as Word, `${what}: register ${name}`)]);
+  }
+  return out;
 }
 
 /**
@@ -236,10 +325,13 @@ export class SimThread {
   /**
    * Execute until `stop(rip)` holds for the next instruction (which is not executed), the
    * thread halts, or `maxSteps` pass. Returns true if it stopped because of `stop`.
-   * @throws TextPokeError CPU_FAULT as `run` does.
+   * @throws TextPokeError EINVAL if `stop` is not a function or `maxSteps` not a positive
+   *   safe integer; CPU_FAULT as `run` does.
    */
-  runUntil(stop: (rip: bigint) => boolean, maxSteps = 1_000_000): boolean {
-    for (let i = 0; i < maxSteps && !this.done; i++) {
+  runUntil(stop: (rip: bigint) => boolean, maxSteps = DEFAULT_MAX_STEPS): boolean {
+    if (typeof stop !== 'function') throw new TextPokeError('EINVAL', `runUntil: stop must be a function, got ${describeValue(stop)}`);
+    const budget = stepBudget(maxSteps, 'runUntil');
+    for (let i = 0; i < budget && !this.done; i++) {
       if (stop(this.cpu.rip)) return true;
       this.advance();
     }
@@ -248,13 +340,15 @@ export class SimThread {
 
   /**
    * Run to completion.
-   * @throws TextPokeError STEP_LIMIT after `maxSteps` more instructions; CPU_FAULT.
+   * @throws TextPokeError EINVAL unless `maxSteps` is a positive safe integer; STEP_LIMIT
+   *   after `maxSteps` more instructions; CPU_FAULT.
    */
-  finish(maxSteps = 1_000_000): RunResult {
-    const limit = this.cpu.steps + maxSteps;
+  finish(maxSteps = DEFAULT_MAX_STEPS): RunResult {
+    const budget = stepBudget(maxSteps, 'finish');
+    const limit = this.cpu.steps + budget;
     while (!this.done) {
       if (this.cpu.steps >= limit) {
-        throw new TextPokeError('STEP_LIMIT', `simulated run from 0x${toAddress(this.entry, 'run').toString(16)} exceeded ${maxSteps} steps (at 0x${this.cpu.rip.toString(16)})`);
+        throw new TextPokeError('STEP_LIMIT', `simulated run from 0x${toAddress(this.entry, 'run').toString(16)} exceeded ${budget} steps (at 0x${this.cpu.rip.toString(16)})`);
       }
       this.advance();
     }

@@ -7,6 +7,9 @@
  */
 import { createRequire } from 'node:module';
 import type * as Iced from 'iced-x86';
+import { assertAddress } from '../code-buffer.js';
+import { describeValue } from '../describe.js';
+import { OperandError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 // iced-x86 ships CommonJS that instantiates its WebAssembly synchronously.
@@ -51,11 +54,20 @@ function objdumpFormatter(): Iced.Formatter {
   return f;
 }
 
+/** @throws OperandError unless `bytes` is a Uint8Array and `address` an address. */
+function checkInput(bytes: unknown, address: unknown, what: string): void {
+  if (!(bytes instanceof Uint8Array)) throw new OperandError(`${what}: bytes must be a Uint8Array, got ${describeValue(bytes)}`);
+  assertAddress(address, `${what} address`);
+}
+
 /**
  * Decode `bytes` as 64-bit code whose first byte is at `address`.
  * Undecodable bytes come back one at a time with `valid: false` and text `(bad)`.
+ * @throws OperandError (INVALID_OPERAND) unless `bytes` is a Uint8Array and `address` a
+ *   safe integer or a 64-bit bigint.
  */
 export function disassemble(bytes: Uint8Array, address: bigint | number = 0n): DecodedInstruction[] {
+  checkInput(bytes, address, 'disassemble');
   const base = BigInt.asUintN(64, BigInt(address));
   const decoder = new iced.Decoder(64, bytes, iced.DecoderOptions.None);
   decoder.ip = base;
@@ -87,16 +99,24 @@ export function disassemble(bytes: Uint8Array, address: bigint | number = 0n): D
   return out;
 }
 
-/** Format one instruction as a listing line: `<address in 16 hex digits>: <text>`. */
+/**
+ * Format one instruction as a listing line: `<address in 16 hex digits>: <text>`.
+ * @throws OperandError unless `instruction` has a bigint `address` and a string `text`.
+ */
 export function formatLine(instruction: Pick<DecodedInstruction, 'address' | 'text'>): string {
+  if (typeof instruction !== 'object' || instruction === null || typeof instruction.address !== 'bigint' || typeof instruction.text !== 'string') {
+    throw new OperandError(`formatLine: expected { address: bigint, text: string }, got ${describeValue(instruction)}`);
+  }
   return `${instruction.address.toString(16).padStart(16, '0')}: ${instruction.text}`;
 }
 
 /**
  * The objdump-style listing of `bytes` at `address`, one instruction a line, each line
  * ending in a newline: exactly the format of the reference dispatcher listings.
+ * @throws OperandError as {@link disassemble} does.
  */
 export function listing(bytes: Uint8Array, address: bigint | number = 0n): string {
+  checkInput(bytes, address, 'listing');
   let text = '';
   for (const instruction of disassemble(bytes, address)) text += `${formatLine(instruction)}\n`;
   return text;

@@ -1,3 +1,4 @@
+import { describeValue, ownEntry, ownTable } from '../describe.js';
 import { OperandError } from '../errors.js';
 
 /**
@@ -30,11 +31,11 @@ export const CANONICAL_CONDITIONS: readonly Condition[] = Object.freeze([
   'o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g',
 ] as const);
 
+const CONDITION_CODES = ownTable<number>(CONDITIONS);
+
 /** The 4-bit code of a condition. @throws OperandError for an unknown name. */
 export function conditionCode(cond: Condition): number {
-  const cc = (CONDITIONS as Record<string, number>)[cond];
-  if (cc === undefined || !Object.hasOwn(CONDITIONS, cond)) {
-    throw new OperandError(`unknown condition ${JSON.stringify(cond)}`);
-  }
+  const cc = ownEntry(CONDITION_CODES, cond);
+  if (cc === undefined) throw new OperandError(`unknown condition ${describeValue(cond)}`);
   return cc;
 }

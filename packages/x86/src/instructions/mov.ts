@@ -1,5 +1,5 @@
-import type { CodeBuffer } from '../code-buffer.js';
-import { type Imm, emitImm, emitModRm, emitSizePrefix, fitsInt32, immValue } from '../encoding.js';
+import { type CodeBuffer, assertCodeBuffer } from '../code-buffer.js';
+import { type Imm, emitImm, emitModRm, emitSizePrefix, fitsInt32, imm64, immValue } from '../encoding.js';
 import { OperandError } from '../errors.js';
 import { type Mem, isMem, memWidth } from '../memory.js';
 import { type RM, commonWidth, describe, isRex8, rmInfo } from '../operands.js';
@@ -12,10 +12,13 @@ import { type Condition, conditionCode } from './conditions.js';
  * - `reg32, imm32`: B8+rd id (zero-extends to 64 bits); `reg16, imm16`; `reg8, imm8`;
  * - `reg64, imm`: C7 /0 id (sign-extended imm32) when it fits, else {@link movabs};
  * - `mem, imm`: C7 /0 id (C6 /0 ib for bytes; 64-bit stores sign-extend the imm32).
- * @throws ImmediateRangeError if an immediate does not fit the destination.
+ * Every operand is checked before a byte is written: on any error the buffer is unchanged.
+ * @throws ImmediateRangeError if an immediate does not fit the destination (or is not an
+ *   integer: `mov rax, 1.5`, NaN, Infinity).
  * @throws OperandError for mismatched widths or memory-to-memory forms.
  */
 export function mov(buf: CodeBuffer, dst: RM, src: RM | Imm): void {
+  assertCodeBuffer(buf, 'mov');
   const d = rmInfo(dst, 'mov');
   if (typeof src === 'number' || typeof src === 'bigint') {
     movImm(buf, d, src);
@@ -23,11 +26,11 @@ export function mov(buf: CodeBuffer, dst: RM, src: RM | Imm): void {
   }
   const s = rmInfo(src, 'mov');
   const bits = commonWidth(d, s, 'mov');
+  if (isMem(s) && isMem(d)) throw new OperandError(`mov: x86 has no memory-to-memory form (${describe(dst)}, ${describe(src)})`);
   emitSizePrefix(buf, bits);
   const byteOp = bits === 8 ? 0 : 1;
   if (!isMem(s)) emitModRm(buf, bits === 64, 0x88 | byteOp, s.id, d, isRex8(s, bits) || isRex8(d, bits));
-  else if (!isMem(d)) emitModRm(buf, bits === 64, 0x8a | byteOp, d.id, s, isRex8(d, bits));
-  else throw new OperandError(`mov: x86 has no memory-to-memory form (${describe(dst)}, ${describe(src)})`);
+  else emitModRm(buf, bits === 64, 0x8a | byteOp, (d as { id: number }).id, s, isRex8(d, bits));
 }
 
 function movImm(buf: CodeBuffer, d: ReturnType<typeof rmInfo>, imm: Imm): void {
@@ -42,12 +45,14 @@ function movImm(buf: CodeBuffer, d: ReturnType<typeof rmInfo>, imm: Imm): void {
   }
   const { id, bits } = d;
   if (bits === 64) {
-    if (!fitsInt32(imm)) {
-      emitMovabs(buf, id, imm);
+    const value = imm64(imm, 'mov');
+    if (!fitsInt32(value)) {
+      emitMovabs(buf, id, value);
       return;
     }
+    const v = Number(value);
     emitModRm(buf, true, 0xc7, 0, d);
-    emitImm(buf, immValue(imm, 32, 'mov', false), 32);
+    emitImm(buf, v, 32);
     return;
   }
   const v = immValue(imm, bits, 'mov', true);
@@ -57,19 +62,21 @@ function movImm(buf: CodeBuffer, d: ReturnType<typeof rmInfo>, imm: Imm): void {
   emitImm(buf, v, bits);
 }
 
-function emitMovabs(buf: CodeBuffer, id: number, imm: Imm): void {
+function emitMovabs(buf: CodeBuffer, id: number, value: bigint): void {
   buf.u8x2(0x48 | (id >> 3), 0xb8 | (id & 7));
-  buf.u64(typeof imm === 'bigint' ? imm : BigInt(imm));
+  buf.u64(value);
 }
 
 /**
- * `movabs reg64, imm64`: REX.W B8+r io, always the 10-byte form.
- * @throws OperandError if `dst` is not a 64-bit register or `imm` is not an integer.
+ * `movabs reg64, imm64`: REX.W B8+r io, always the 10-byte form. On any error the buffer
+ * is unchanged.
+ * @throws OperandError if `dst` is not a 64-bit register or `imm` is not a number/bigint.
+ * @throws ImmediateRangeError if `imm` is not a safe integer or a 64-bit bigint.
  */
 export function movabs(buf: CodeBuffer, dst: Gp64, imm: Imm): void {
+  assertCodeBuffer(buf, 'movabs');
   const { id } = regOfWidth(dst, 64, 'movabs');
-  if (typeof imm === 'number' && !Number.isSafeInteger(imm)) throw new OperandError(`movabs: ${imm} is not a safe integer; pass a bigint`);
-  emitMovabs(buf, id, imm);
+  emitMovabs(buf, id, imm64(imm, 'movabs'));
 }
 
 /**
@@ -77,6 +84,7 @@ export function movabs(buf: CodeBuffer, dst: Gp64, imm: Imm): void {
  * @throws OperandError unless dst is 16/32/64-bit and src an 8/16-bit register or byte/word memory.
  */
 export function movzx(buf: CodeBuffer, dst: Gp, src: RM): void {
+  assertCodeBuffer(buf, 'movzx');
   const d = regInfo(dst);
   const s = rmInfo(src, 'movzx');
   const srcBits = isMem(s) ? memWidth(s, 0, 'movzx') : s.bits;
@@ -92,6 +100,7 @@ export function movzx(buf: CodeBuffer, dst: Gp, src: RM): void {
  * @throws OperandError if dst is not a 16/32/64-bit register or src not a memory operand.
  */
 export function lea(buf: CodeBuffer, dst: Gp, src: Mem): void {
+  assertCodeBuffer(buf, 'lea');
   const d = regInfo(dst);
   if (!isMem(src)) throw new OperandError('lea: the source must be a memory operand');
   if (d.bits === 8) throw new OperandError('lea: the destination cannot be a byte register');
@@ -104,6 +113,7 @@ export function lea(buf: CodeBuffer, dst: Gp, src: Mem): void {
  * @throws OperandError for mismatched widths.
  */
 export function xchg(buf: CodeBuffer, dst: Mem, src: Gp): void {
+  assertCodeBuffer(buf, 'xchg');
   if (!isMem(dst)) throw new OperandError('xchg: the first operand must be a memory operand');
   const s = regInfo(src);
   const bits = commonWidth(dst, s, 'xchg');
@@ -117,6 +127,7 @@ export function xchg(buf: CodeBuffer, dst: Mem, src: Gp): void {
  * @throws OperandError for mismatched widths.
  */
 export function lockXadd(buf: CodeBuffer, dst: Mem, src: Gp): void {
+  assertCodeBuffer(buf, 'lockXadd');
   if (!isMem(dst)) throw new OperandError('lock xadd: the first operand must be a memory operand');
   const s = regInfo(src);
   const bits = commonWidth(dst, s, 'lock xadd');
@@ -130,6 +141,7 @@ export function lockXadd(buf: CodeBuffer, dst: Mem, src: Gp): void {
  * @throws OperandError for byte operands or mismatched widths.
  */
 export function cmovcc(buf: CodeBuffer, cond: Condition, dst: Gp, src: RM): void {
+  assertCodeBuffer(buf, 'cmovcc');
   const cc = conditionCode(cond);
   const d = regInfo(dst);
   const s = rmInfo(src, 'cmovcc');
@@ -144,6 +156,7 @@ export function cmovcc(buf: CodeBuffer, cond: Condition, dst: Gp, src: RM): void
  * @throws OperandError unless the operand is a byte register or byte memory.
  */
 export function setcc(buf: CodeBuffer, cond: Condition, dst: RM): void {
+  assertCodeBuffer(buf, 'setcc');
   const cc = conditionCode(cond);
   const d = rmInfo(dst, 'setcc');
   const bits = isMem(d) ? memWidth(d, 8, 'setcc') : d.bits;

@@ -1,4 +1,5 @@
-import type { CodeBuffer, Target } from '../code-buffer.js';
+import { type CodeBuffer, type Label, type Target, assertCodeBuffer, isAddress } from '../code-buffer.js';
+import { describeValue } from '../describe.js';
 import { OperandError } from '../errors.js';
 import { qword } from '../memory.js';
 import { type Gp64, regOfWidth } from '../registers.js';
@@ -23,6 +24,7 @@ import { mov } from './mov.js';
  * @throws OperandError unless `reg` is a 64-bit register other than rsp.
  */
 export function retpolineThunk(buf: CodeBuffer, reg: Gp64): number {
+  assertCodeBuffer(buf, 'retpolineThunk');
   const { id } = regOfWidth(reg, 64, 'retpolineThunk');
   if (id === 4) throw new OperandError('retpolineThunk: rsp cannot hold the target');
   const start = buf.length;
@@ -51,12 +53,31 @@ export interface IndirectOptions {
 }
 
 /**
+ * Check the buffer, register and options of {@link indirectJump} / {@link indirectCall}.
+ * A thunk must be an {@link Address} (a number or bigint, never a string) or a label of `buf`.
+ */
+function checkIndirect(buf: CodeBuffer, reg: Gp64, options: IndirectOptions, what: string): void {
+  assertCodeBuffer(buf, what);
+  regOfWidth(reg, 64, what);
+  if (typeof options !== 'object' || options === null) throw new OperandError(`${what}: options must be { retpoline, thunk? }, got ${describeValue(options)}`);
+  if (typeof options.retpoline !== 'boolean') throw new OperandError(`${what}: options.retpoline must be a boolean, got ${describeValue(options.retpoline)}`);
+  const thunk: unknown = options.thunk;
+  if (thunk === undefined || isAddress(thunk)) return;
+  if (typeof thunk !== 'object' || thunk === null) {
+    throw new OperandError(`${what}: options.thunk ${describeValue(thunk)} is not an address (use a safe integer or a 64-bit bigint) or a label`);
+  }
+  buf.checkLabelField(thunk as Label, 'rel32');
+}
+
+/**
  * Jump to the address in `reg`: `jmp reg`, `jmp thunk`, or an inline retpoline
- * (the kernel's `JMP_NOSPEC`).
- * @throws OperandError for a bad register; DisplacementRangeError if the thunk is out of reach.
+ * (the kernel's `JMP_NOSPEC`). On any error the buffer is unchanged.
+ * @throws OperandError for a bad register, bad options or a thunk that is neither an
+ *   address nor a label; LabelError for a foreign label; DisplacementRangeError if the
+ *   thunk is out of reach.
  */
 export function indirectJump(buf: CodeBuffer, reg: Gp64, options: IndirectOptions): void {
-  regOfWidth(reg, 64, 'indirectJump');
+  checkIndirect(buf, reg, options, 'indirectJump');
   if (!options.retpoline) jmp(buf, reg);
   else if (options.thunk !== undefined) jmp(buf, options.thunk);
   else retpolineThunk(buf, reg);
@@ -65,10 +86,13 @@ export function indirectJump(buf: CodeBuffer, reg: Gp64, options: IndirectOption
 /**
  * Call the address in `reg`: `call reg`, `call thunk`, or (without a thunk) a call to an
  * inline retpoline placed after a short jump over it (the kernel's `CALL_NOSPEC`).
- * @throws OperandError for a bad register; DisplacementRangeError if the thunk is out of reach.
+ * On any error the buffer is unchanged.
+ * @throws OperandError for a bad register, bad options or a thunk that is neither an
+ *   address nor a label; LabelError for a foreign label; DisplacementRangeError if the
+ *   thunk is out of reach.
  */
 export function indirectCall(buf: CodeBuffer, reg: Gp64, options: IndirectOptions): void {
-  regOfWidth(reg, 64, 'indirectCall');
+  checkIndirect(buf, reg, options, 'indirectCall');
   if (!options.retpoline) {
     call(buf, reg);
   } else if (options.thunk !== undefined) {

@@ -3,7 +3,8 @@ import { alu, dword, inc, jcc, mov, qword, ret, shift } from '@bpf-dispatcher/x8
 import { XdpAction, type XdpActionValue } from '../actions.js';
 import { XdpError } from '../errors.js';
 import { XDP_BUFF, XDP_RXQ } from '../layout.js';
-import { type XdpProg, createXdpProg } from '../xdp-prog.js';
+import { assertArena, assertName, optionsObject, u64 } from '../validate.js';
+import { type XdpProg, buildXdpProg } from '../xdp-prog.js';
 
 /** Bytes of metadata xdp_record writes in front of `data`: its program id (u32). */
 export const RECORD_META_SIZE = 4;
@@ -30,10 +31,14 @@ export interface RecordProg extends XdpProg {
  * @throws XdpError EINVAL for a bad verdict.
  */
 export function xdpRecord(arena: TextArena, options: { verdict?: XdpActionValue; name?: string } = {}): RecordProg {
-  const verdict = options.verdict ?? XdpAction.DROP;
+  assertArena(arena, 'xdpRecord');
+  const opts = optionsObject(options, 'xdpRecord');
+  const verdict = opts.verdict ?? XdpAction.DROP;
   if (!Object.values(XdpAction).includes(verdict)) throw new XdpError('EINVAL', `xdpRecord: ${String(verdict)} is not an XDP action`);
+  const name = opts.name ?? 'xdp_record';
+  assertName(name, 'xdpRecord');
   const counts = arena.allocData(8 * RECORD_IFINDEX_SLOTS);
-  const prog = createXdpProg(arena, options.name ?? 'xdp_record', 96, (b, { id }) => {
+  return buildXdpProg(arena, name, 96, (b, { id }) => {
     const inRange = b.newLabel();
     mov(b, 'rax', qword('rdi', XDP_BUFF.data));
     mov(b, dword('rax', -RECORD_META_SIZE), id);
@@ -49,12 +54,11 @@ export function xdpRecord(arena: TextArena, options: { verdict?: XdpActionValue;
     inc(b, qword('rdx', 0));
     mov(b, 'eax', verdict);
     ret(b);
-  });
-  return Object.freeze({
-    ...prog,
+  }, [counts], (_base, live) => ({
     perIfindex: () => {
-      const v = new DataView(arena.read(counts.address, 8 * RECORD_IFINDEX_SLOTS).buffer);
-      return Array.from({ length: RECORD_IFINDEX_SLOTS }, (_, i) => v.getBigUint64(8 * i, true));
+      live('perIfindex');
+      const bytes = arena.read(counts.address, 8 * RECORD_IFINDEX_SLOTS);
+      return Array.from({ length: RECORD_IFINDEX_SLOTS }, (_, i) => u64(bytes, 8 * i));
     },
-  });
+  }));
 }

@@ -3,7 +3,8 @@ import { alu, dword, inc, jcc, lea, mov, ptr, qword, ret, shift } from '@bpf-dis
 import { XdpAction, type XdpActionValue } from '../actions.js';
 import { XdpError } from '../errors.js';
 import { XDP_BUFF, XDP_RXQ } from '../layout.js';
-import { type XdpProg, createXdpProg } from '../xdp-prog.js';
+import { assertArena, optionsObject, u64 } from '../validate.js';
+import { type XdpProg, buildXdpProg } from '../xdp-prog.js';
 
 /** Receive queues with their own counters; higher queue indexes share the last record. */
 export const RXQ_INFO_MAX_RXQS = 64;
@@ -54,16 +55,18 @@ export interface RxqInfoProg extends XdpProg {
  * @throws XdpError EINVAL for a bad action or ifindex.
  */
 export function xdpRxqInfo(arena: TextArena, options: { action: XdpActionValue; ifindex: number }): RxqInfoProg {
-  if (!Object.values(XdpAction).includes(options?.action)) throw new XdpError('EINVAL', `xdpRxqInfo: action ${String(options?.action)} is not an XDP action`);
-  if (!Number.isInteger(options.ifindex) || options.ifindex < 0 || options.ifindex > 0x7fffffff) throw new XdpError('EINVAL', `xdpRxqInfo: bad ifindex ${options.ifindex}`);
+  assertArena(arena, 'xdpRxqInfo');
+  const opts = optionsObject(options, 'xdpRxqInfo');
+  if (!Object.values(XdpAction).includes(opts.action as XdpActionValue)) throw new XdpError('EINVAL', `xdpRxqInfo: action ${String(opts.action)} is not an XDP action`);
+  const ifindex = opts.ifindex;
+  if (!Number.isInteger(ifindex) || (ifindex as number) < 0 || (ifindex as number) > 0x7fffffff) throw new XdpError('EINVAL', `xdpRxqInfo: bad ifindex ${String(ifindex)}`);
   const data = arena.allocData(RXQ_INFO.size);
-  const view = () => {
-    const bytes = arena.dataView(data);
-    return new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  };
-  view().setUint32(RXQ_INFO.action, options.action, true);
-  view().setUint32(RXQ_INFO.ifindex, options.ifindex, true);
-  const prog = createXdpProg(arena, 'xdp_rxq_info', 160, (b) => {
+  const config = new Uint8Array(8);
+  const c = new DataView(config.buffer);
+  c.setUint32(RXQ_INFO.action, opts.action as number, true);
+  c.setUint32(RXQ_INFO.ifindex, ifindex as number, true);
+  arena.write(data.address + BigInt(RXQ_INFO.action), config);
+  return buildXdpProg(arena, 'xdp_rxq_info', 160, (b) => {
     const mismatch = b.newLabel();
     const inRange = b.newLabel();
     const done = b.newLabel();
@@ -96,23 +99,26 @@ export function xdpRxqInfo(arena: TextArena, options: { action: XdpActionValue; 
     inc(b, qword('rax', RXQ_INFO.issue));
     mov(b, 'eax', XdpAction.ABORTED);
     ret(b);
-  });
-  return Object.freeze({
-    ...prog,
-    counters: () => {
-      const v = view();
+  }, [data], (_base, live) => ({
+    counters: (): RxqInfoCounters => {
+      live('counters');
+      const bytes = arena.read(data.address, RXQ_INFO.size);
       const perQueue = Array.from({ length: RXQ_INFO_MAX_RXQS + 1 }, (_, q) => ({
-        processed: v.getBigUint64(RXQ_INFO.perQueue + q * RXQ_INFO.recordSize, true),
-        issue: v.getBigUint64(RXQ_INFO.perQueue + q * RXQ_INFO.recordSize + 8, true),
+        processed: u64(bytes, RXQ_INFO.perQueue + q * RXQ_INFO.recordSize),
+        issue: u64(bytes, RXQ_INFO.perQueue + q * RXQ_INFO.recordSize + 8),
       }));
-      return { processed: v.getBigUint64(RXQ_INFO.processed, true), issue: v.getBigUint64(RXQ_INFO.issue, true), perQueue };
+      return { processed: u64(bytes, RXQ_INFO.processed), issue: u64(bytes, RXQ_INFO.issue), perQueue };
     },
     resetCounters: () => {
-      arena.dataView(data).fill(0, RXQ_INFO.processed);
+      live('resetCounters');
+      arena.write(data.address + BigInt(RXQ_INFO.processed), new Uint8Array(RXQ_INFO.size - RXQ_INFO.processed));
     },
     setAction: (action: XdpActionValue) => {
+      live('setAction');
       if (!Object.values(XdpAction).includes(action)) throw new XdpError('EINVAL', `setAction: ${String(action)} is not an XDP action`);
-      view().setUint32(RXQ_INFO.action, action, true);
+      const bytes = new Uint8Array(4);
+      new DataView(bytes.buffer).setUint32(0, action, true);
+      arena.write(data.address + BigInt(RXQ_INFO.action), bytes);
     },
-  });
+  }));
 }

@@ -3,16 +3,23 @@ import { type CodeBuffer, alu, dword, jcc, lea, mov, ptr, qword, ret, word } fro
 import { XdpAction, type XdpActionValue } from '../actions.js';
 import { XdpError } from '../errors.js';
 import { XDP_BUFF } from '../layout.js';
+import { assertArena, assertCodeBuffer } from '../validate.js';
 import { type XdpProg, createXdpProg } from '../xdp-prog.js';
 
 /** Emit `return action`. */
 export function emitReturn(buf: CodeBuffer, action: XdpActionValue): void {
+  assertCodeBuffer(buf, 'emitReturn');
+  if (!Object.values(XdpAction).includes(action)) throw new XdpError('EINVAL', `emitReturn: ${String(action)} is not an XDP action`);
   mov(buf, 'eax', action);
   ret(buf);
 }
 
-/** A program that returns a fixed verdict: `return XDP_<action>;`. */
+/**
+ * A program that returns a fixed verdict: `return XDP_<action>;`.
+ * @throws XdpError EINVAL for a bad arena, action or name; DISPOSED for a disposed arena.
+ */
 export function xdpConstant(arena: TextArena, action: XdpActionValue, name = `xdp_const_${action}`): XdpProg {
+  assertArena(arena, 'xdpConstant');
   if (!Object.values(XdpAction).includes(action)) throw new XdpError('EINVAL', `xdpConstant: ${String(action)} is not an XDP action`);
   return createXdpProg(arena, name, 16, (b) => emitReturn(b, action));
 }

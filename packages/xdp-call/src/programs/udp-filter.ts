@@ -3,7 +3,8 @@ import { alu, byte, inc, jcc, lea, mov, movzx, ptr, qword, ret, shift, word } fr
 import { XdpAction } from '../actions.js';
 import { XdpError } from '../errors.js';
 import { XDP_BUFF } from '../layout.js';
-import { type XdpProg, createXdpProg } from '../xdp-prog.js';
+import { assertArena, optionsObject, u64 } from '../validate.js';
+import { type XdpProg, buildXdpProg } from '../xdp-prog.js';
 
 /** Layout of xdp_udp_filter's config and counters in data memory. */
 export const UDP_FILTER = Object.freeze({ port: 0, dropped: 8, passed: 16, size: 64 });
@@ -30,14 +31,13 @@ export interface UdpFilterProg extends XdpProg {
  * @throws XdpError EINVAL for a port outside 0..65535.
  */
 export function xdpUdpFilter(arena: TextArena, options: { port: number }): UdpFilterProg {
-  const port = options?.port;
+  assertArena(arena, 'xdpUdpFilter');
+  const port = optionsObject(options, 'xdpUdpFilter').port as number;
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new XdpError('EINVAL', `xdpUdpFilter: port must be 0..65535, got ${String(port)}`);
   const data = arena.allocData(UDP_FILTER.size);
-  const bytes = arena.dataView(data);
   // the port in network byte order, as the packet holds it
-  bytes[UDP_FILTER.port] = port >> 8;
-  bytes[UDP_FILTER.port + 1] = port & 0xff;
-  const prog = createXdpProg(arena, 'xdp_udp_filter', 192, (b) => {
+  arena.write(data.address + BigInt(UDP_FILTER.port), Uint8Array.of(port >> 8, port & 0xff));
+  return buildXdpProg(arena, 'xdp_udp_filter', 192, (b) => {
     const pass = b.newLabel();
     mov(b, 'rax', qword('rdi', XDP_BUFF.data));
     mov(b, 'rcx', qword('rdi', XDP_BUFF.dataEnd));
@@ -75,12 +75,11 @@ export function xdpUdpFilter(arena: TextArena, options: { port: number }): UdpFi
     inc(b, qword('rax', UDP_FILTER.passed));
     mov(b, 'eax', XdpAction.PASS);
     ret(b);
-  });
-  return Object.freeze({
-    ...prog,
+  }, [data], (_base, live) => ({
     counters: () => {
-      const v = new DataView(arena.read(data.address, UDP_FILTER.size).buffer);
-      return { dropped: v.getBigUint64(UDP_FILTER.dropped, true), passed: v.getBigUint64(UDP_FILTER.passed, true) };
+      live('counters');
+      const bytes = arena.read(data.address, UDP_FILTER.size);
+      return { dropped: u64(bytes, UDP_FILTER.dropped), passed: u64(bytes, UDP_FILTER.passed) };
     },
-  });
+  }));
 }
