@@ -1,0 +1,45 @@
+/**
+ * Prologue and epilogue of one subprogram, after the kernel's `emit_prologue()` /
+ * the `BPF_EXIT` epilogue: `push rbp; mov rbp, rsp; sub rsp, depth` gives R10 its frame,
+ * then only the callee-saved registers the subprogram uses (rbx, r13, r14, r15 for
+ * R6..R9) are pushed; the epilogue pops them, `leave`s and returns.
+ *
+ * Unlike the kernel (kernel code has no ABI alignment rule) the frame keeps rsp 16-byte
+ * aligned at every call, as System V requires of the native helpers a caller provides.
+ */
+import { alu, mov, nop5, pop, push, ret } from '@bpf-dispatcher/x86';
+import type { SubprogInfo } from './analyze.js';
+import type { JitContext } from './context.js';
+import { bpfReg64 } from './registers.js';
+
+/** Bytes of eBPF stack a frame gets when nothing better is known (the kernel's MAX_BPF_STACK). */
+export const MAX_BPF_STACK = 512;
+
+/** The stack bytes `sub rsp` reserves: the depth rounded up to 16, plus 8 if an odd number of registers is pushed. */
+export function frameSize(stackDepth: number, pushed: number): number {
+  const rounded = Math.ceil(stackDepth / 16) * 16;
+  return rounded + (pushed % 2 === 1 ? 8 : 0);
+}
+
+/**
+ * Emit a subprogram's prologue. The main program starts with the 5-byte nop the kernel
+ * leaves at every `bpf_func` for trampolines (`bpf_arch_text_poke`).
+ */
+export function emitPrologue(ctx: JitContext, sp: SubprogInfo, stackDepth: number, main: boolean): void {
+  const b = ctx.buf;
+  if (main) nop5(b);
+  push(b, 'rbp');
+  mov(b, 'rbp', 'rsp');
+  const size = frameSize(stackDepth, sp.calleeSaved.length);
+  if (size > 0) alu(b, 'sub', 'rsp', size);
+  for (const r of sp.calleeSaved) push(b, bpfReg64(r));
+}
+
+/** Emit a subprogram's epilogue: pop what the prologue pushed, `mov rsp, rbp; pop rbp; ret`. */
+export function emitEpilogue(ctx: JitContext, sp: SubprogInfo): void {
+  const b = ctx.buf;
+  for (let k = sp.calleeSaved.length - 1; k >= 0; k--) pop(b, bpfReg64(sp.calleeSaved[k] as number));
+  mov(b, 'rsp', 'rbp');
+  pop(b, 'rbp');
+  ret(b);
+}

@@ -1,0 +1,267 @@
+/**
+ * The x86-64 JIT: eBPF instructions to native code in a text arena, following the kernel's
+ * arch/x86/net/bpf_jit_comp.c (register map, frames, instruction forms) in one pass with
+ * labels instead of the kernel's size-converging passes.
+ */
+import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
+import { type Address, BpfDispatcherError } from '@bpf-dispatcher/x86';
+import { EbpfError } from '../errors.js';
+import { BPF_CLASS, BPF_JMP_OP, BPF_MODE, type Insn } from '../insn.js';
+import type { ProgramType, VerifyOptions } from '../verifier/types.js';
+import { verify } from '../verifier/verify.js';
+import { emitAlu } from './alu.js';
+import { type Analysis, analyze } from './analyze.js';
+import { emitAtomic } from './atomics.js';
+import { emitCall, emitExit } from './calls.js';
+import { JitContext } from './context.js';
+import { JitError } from './errors.js';
+import { emitEpilogue, emitPrologue, MAX_BPF_STACK } from './frame.js';
+import { emitJump } from './jumps.js';
+import { emitLddw, emitLoad, emitStoreImm, emitStoreReg } from './memory.js';
+
+/** Helper addresses by helper id: a Map or a plain object. */
+export type HelperTable = ReadonlyMap<number, Address> | Readonly<Record<number, Address>>;
+
+/**
+ * A program as the verifier hands it over: the instructions and what it proved about each
+ * subprogram. Only the fields the JIT reads are listed; `stackDepth` is the bytes of stack a
+ * subprogram uses (the kernel's `subprog_info[].stack_depth`).
+ */
+export interface VerifiedProgramLike {
+  readonly insns: readonly Insn[];
+  readonly subprograms?: readonly { readonly start: number; readonly stackDepth: number }[];
+}
+
+/** Options of {@link jit}. */
+export interface JitOptions {
+  /** Addresses of the helpers the program calls, by helper id (`call imm`): native functions, System V ABI. */
+  readonly helpers?: HelperTable;
+  /**
+   * Stack bytes per frame for a program given as raw instructions (default 512, the
+   * kernel's MAX_BPF_STACK: conservative, as nothing proved a smaller depth).
+   */
+  readonly stackDepth?: number;
+  /**
+   * Verify raw instructions first for this program type (the kernel's `bpf_check` before
+   * `bpf_int_jit_compile`): the verifier's stack depths are then used, and a program it
+   * refuses throws its VerifierError (code VERIFY). Ignored when a verified program is passed.
+   */
+  readonly progType?: ProgramType;
+  /** Further verifier options (helpers, maps, limits) when `progType` is given. */
+  readonly verifyOptions?: Omit<VerifyOptions, 'progType'>;
+}
+
+/** A JIT'd program in a text arena (the kernel's `struct bpf_prog` after `bpf_int_jit_compile`). */
+export interface JitProgram {
+  /** The arena the code lives in. */
+  readonly arena: TextArena;
+  /** Entry point, `bpf_func`: call it with the context in rdi; the result comes back in rax. */
+  readonly bpfFunc: bigint;
+  /** Size of the code in bytes (the kernel's `jited_len`). */
+  readonly size: number;
+  /** A copy of the machine code. */
+  readonly bytes: Uint8Array;
+  /** Number of eBPF instruction slots translated. */
+  readonly insnCount: number;
+  /** Native offset of each slot from `bpfFunc` (the kernel's `addrs[]`), -1 for the second slot of lddw. */
+  readonly offsets: Int32Array;
+  /** Entry address of each subprogram, the main program first. */
+  readonly subprogEntries: readonly bigint[];
+  /** Release the code (idempotent). The program must not be running or reachable any more. */
+  free(): void;
+  /** True once freed. */
+  readonly freed: boolean;
+}
+
+function helperMap(helpers: HelperTable | undefined): Map<number, bigint> {
+  const out = new Map<number, bigint>();
+  if (helpers === undefined) return out;
+  if (typeof helpers !== 'object' || helpers === null)
+    throw new EbpfError('EINVAL', 'jit: options.helpers must be a Map or an object of addresses');
+  const entries: Iterable<readonly [unknown, unknown]> = helpers instanceof Map ? helpers.entries() : Object.entries(helpers);
+  for (const [key, value] of entries) {
+    const id = Number(key);
+    if (!Number.isInteger(id) || id < -0x8000_0000 || id > 0x7fff_ffff)
+      throw new EbpfError('EINVAL', `jit: helper id ${String(key)} is not a 32-bit integer`);
+    if (typeof value === 'bigint') out.set(id, BigInt.asUintN(64, value));
+    else if (typeof value === 'number' && Number.isSafeInteger(value)) out.set(id, BigInt.asUintN(64, BigInt(value)));
+    else throw new EbpfError('EINVAL', `jit: the address of helper ${id} is not a bigint or safe integer`);
+  }
+  return out;
+}
+
+function isArena(value: unknown): value is TextArena {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as TextArena).alloc === 'function' &&
+    typeof (value as TextArena).write === 'function'
+  );
+}
+
+/** Stack depth of each subprogram: the verifier's when given, else `fallback` per frame. */
+function stackDepths(analysis: Analysis, program: unknown, fallback: number): number[] {
+  const depths = analysis.subprogs.map(() => fallback);
+  if (Array.isArray(program)) return depths;
+  const sps = (program as VerifiedProgramLike).subprograms;
+  if (sps === undefined) return depths;
+  for (const sp of sps) {
+    const k = analysis.subprogs.findIndex((s) => s.start === sp.start);
+    if (k < 0 || !Number.isInteger(sp.stackDepth) || sp.stackDepth < 0 || sp.stackDepth > MAX_BPF_STACK) {
+      throw new EbpfError('EINVAL', `jit: verified subprogram at ${sp.start} has no match or a bad stack depth ${String(sp.stackDepth)}`);
+    }
+    depths[k] = sp.stackDepth;
+  }
+  return depths;
+}
+
+/**
+ * Translate the instructions (already analysed) into machine code at offset 0.
+ * Exported for the benchmark and tests; {@link jit} is the public entry.
+ */
+export function emitProgram(analysis: Analysis, helpers: ReadonlyMap<number, bigint>, depths: readonly number[]): JitContext {
+  const ctx = new JitContext(analysis, helpers, 64 + analysis.insns.length * 12);
+  const insns = analysis.insns;
+  analysis.subprogs.forEach((sp, k) => {
+    ctx.subprog = sp;
+    ctx.epilogue = ctx.buf.newLabel();
+    ctx.buf.bind(ctx.entries[k] as NonNullable<(typeof ctx.entries)[number]>);
+    emitPrologue(ctx, sp, depths[k] as number, k === 0);
+    for (let i = sp.start; i < sp.end; i++) {
+      const x = insns[i] as Insn;
+      ctx.bindInsn(i);
+      try {
+        emitInsn(ctx, x, i);
+      } catch (error) {
+        if (BpfDispatcherError.isInstance(error) && error.code === 'JIT') throw error;
+        throw new JitError(i, `cannot encode: ${(error as Error).message}`, { cause: error });
+      }
+      if (x.code === (BPF_CLASS.LD | 0x18)) i++;
+    }
+    ctx.buf.bind(ctx.epilogue);
+    emitEpilogue(ctx, sp);
+  });
+  return ctx;
+}
+
+function emitInsn(ctx: JitContext, x: Insn, i: number): void {
+  switch (x.code & 0x07) {
+    case BPF_CLASS.ALU:
+    case BPF_CLASS.ALU64:
+      emitAlu(ctx, x);
+      return;
+    case BPF_CLASS.JMP:
+    case BPF_CLASS.JMP32: {
+      const op = x.code & 0xf0;
+      if (op === BPF_JMP_OP.CALL) emitCall(ctx, x, i);
+      else if (op === BPF_JMP_OP.EXIT) emitExit(ctx, i);
+      else emitJump(ctx, x, i);
+      return;
+    }
+    case BPF_CLASS.LD:
+      emitLddw(ctx, x, ctx.insns[i + 1] as Insn);
+      return;
+    case BPF_CLASS.LDX:
+      emitLoad(ctx, x);
+      return;
+    case BPF_CLASS.ST:
+      emitStoreImm(ctx, x);
+      return;
+    default:
+      if ((x.code & 0xe0) === BPF_MODE.ATOMIC) emitAtomic(ctx, x);
+      else emitStoreReg(ctx, x);
+  }
+}
+
+/**
+ * JIT-compile an eBPF program into `arena` (the kernel's `bpf_int_jit_compile`): the x86-64
+ * code is written with `@bpf-dispatcher/x86` into a fresh text region, entry first, each
+ * BPF-to-BPF subprogram after it with its own frame. The entry (`bpfFunc`) follows the
+ * kernel's convention, so the dispatcher can call it: context in rdi (R1), result in rax (R0).
+ *
+ * The program is checked structurally first (known opcodes, fields, R10 read-only, jumps
+ * within their subprogram, no fall-through off the end, no recursion, at most 8 frames,
+ * every helper id given an address). Raw instructions are verified only when
+ * `options.progType` is given (or when a VerifiedProgram is passed): memory accesses and
+ * termination are what the verifier proves, and an unverified program that loads from a bad
+ * address crashes the process like any native code. Untrusted programs must be verified
+ * (its stack depths are then used instead of 512 bytes per frame).
+ *
+ * @throws VerifierError (code VERIFY) if `options.progType` is given and the verifier refuses the program.
+ * @throws EbpfError EINVAL for something that is not a program, bad options or arena;
+ *   JitError (code JIT, with the slot `index`) for an instruction the JIT refuses or a
+ *   helper out of rel32 reach; the arena's TextPokeError (e.g. ENOMEM) when it is full.
+ */
+export function jit(arena: TextArena, program: readonly Insn[] | VerifiedProgramLike, options: JitOptions = {}): JitProgram {
+  if (!isArena(arena)) throw new EbpfError('EINVAL', 'jit: the first argument must be a TextArena');
+  if (typeof options !== 'object' || options === null) throw new EbpfError('EINVAL', 'jit: options must be an object');
+  const fallback = options.stackDepth ?? MAX_BPF_STACK;
+  if (!Number.isInteger(fallback) || fallback < 0 || fallback > MAX_BPF_STACK) {
+    throw new EbpfError('EINVAL', `jit: options.stackDepth must be an integer in 0..${MAX_BPF_STACK}`);
+  }
+  const input: unknown =
+    Array.isArray(program) && options.progType !== undefined
+      ? verify(program, { ...options.verifyOptions, progType: options.progType })
+      : program;
+  const insns = Array.isArray(input)
+    ? input
+    : typeof input === 'object' && input !== null
+      ? (input as VerifiedProgramLike).insns
+      : undefined;
+  if (insns === undefined) throw new EbpfError('EINVAL', 'jit: expected an array of instructions or a verified program');
+  const analysis = analyze(insns);
+  const helpers = helperMap(options.helpers);
+  for (const id of analysis.helperIds)
+    if (!helpers.has(id)) throw new JitError(-1, `helper ${id} has no address (pass it in options.helpers)`);
+  const depths = stackDepths(analysis, input, fallback);
+  const ctx = emitProgram(analysis, helpers, depths);
+  const code = ctx.buf.finish();
+  const region = arena.alloc(Math.max(code.length, 1), 16);
+  let bytes: Uint8Array;
+  try {
+    bytes = code.slice();
+    patchHelperCalls(bytes, region.address, ctx);
+    arena.write(region.address, bytes);
+  } catch (error) {
+    arena.free(region);
+    throw error;
+  }
+  return makeProgram(arena, region, bytes, ctx);
+}
+
+function patchHelperCalls(bytes: Uint8Array, base: bigint, ctx: JitContext): void {
+  if (ctx.helperSites.length === 0) return;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const site of ctx.helperSites) {
+    const rel = BigInt.asIntN(64, site.target - (base + BigInt(site.at + 4)));
+    if (rel < -0x8000_0000n || rel > 0x7fff_ffffn) {
+      throw new JitError(
+        site.index,
+        `helper ${site.id} at 0x${site.target.toString(16)} is out of rel32 reach of the image at 0x${base.toString(16)}`,
+      );
+    }
+    view.setInt32(site.at, Number(rel), true);
+  }
+}
+
+function makeProgram(arena: TextArena, region: Region, bytes: Uint8Array, ctx: JitContext): JitProgram {
+  let freed = false;
+  const entries = ctx.entries.map((label) => region.address + BigInt(ctx.buf.labelOffset(label) ?? 0));
+  return Object.freeze({
+    arena,
+    bpfFunc: region.address,
+    size: bytes.length,
+    bytes,
+    insnCount: ctx.insns.length,
+    offsets: ctx.offsets,
+    subprogEntries: Object.freeze(entries),
+    free(): void {
+      if (freed) return;
+      freed = true;
+      if (!arena.disposed) arena.free(region);
+    },
+    get freed(): boolean {
+      return freed;
+    },
+  });
+}

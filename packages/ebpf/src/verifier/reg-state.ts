@@ -1,0 +1,263 @@
+/**
+ * Register and stack state of one path (the kernel's `bpf_reg_state`, `bpf_func_state`
+ * and `bpf_verifier_state`), with the comparison that prunes a path already covered by
+ * one explored before (`states_equal`) and the join that widens states at a busy
+ * instruction.
+ */
+import { type Scalar, UNKNOWN, known, scalarContains, scalarJoin } from './scalar.js';
+
+/**
+ * Register types, named as the kernel's verifier log names them: `fp` is a pointer into a
+ * stack frame, `mem` into the memory buffer of the memory program type, `pkt`/`pkt_meta`
+ * into the packet (range proven by comparisons), `pkt_end` its end, `map_ptr` a map,
+ * `map_value` an element value (after the NULL check of a `map_value_or_null`).
+ */
+export type RegType =
+  | 'not_init'
+  | 'scalar'
+  | 'ctx'
+  | 'fp'
+  | 'mem'
+  | 'pkt'
+  | 'pkt_meta'
+  | 'pkt_end'
+  | 'map_ptr'
+  | 'map_value'
+  | 'map_value_or_null';
+
+/**
+ * One register. Scalars keep their bounds in `v`; pointers keep a fixed offset `off` and
+ * the bounds of a variable offset in `v` (known 0 when there is none).
+ */
+export interface Reg {
+  readonly type: RegType;
+  readonly v: Scalar;
+  readonly off: number;
+  /** Packet pointer id (pointers with the same id share a proven range) or map value id (shared NULL check). */
+  readonly id: number;
+  /** Packet bytes proven readable from the pointer's base: [base, base + range). */
+  readonly range: number;
+  /** Stack frame index for `fp`; map fd for map types. */
+  readonly ref: number;
+  /** Size of the memory behind `mem` / `map_value` / `map_value_or_null`. */
+  readonly size: number;
+}
+
+const ZERO = known(0n);
+
+/** A register that was never written (reading it is "R%d !read_ok"). */
+export const NOT_INIT: Reg = Object.freeze({ type: 'not_init', v: ZERO, off: 0, id: 0, range: 0, ref: 0, size: 0 });
+/** An unknown 64-bit scalar. */
+export const UNKNOWN_REG: Reg = Object.freeze({ type: 'scalar', v: UNKNOWN, off: 0, id: 0, range: 0, ref: 0, size: 0 });
+
+/** A scalar register with bounds `v`. */
+export function scalarReg(v: Scalar): Reg {
+  return v === UNKNOWN ? UNKNOWN_REG : { type: 'scalar', v, off: 0, id: 0, range: 0, ref: 0, size: 0 };
+}
+
+/** A pointer register. */
+export function ptrReg(type: RegType, fields: Partial<Omit<Reg, 'type'>> = {}): Reg {
+  return {
+    type,
+    v: fields.v ?? ZERO,
+    off: fields.off ?? 0,
+    id: fields.id ?? 0,
+    range: fields.range ?? 0,
+    ref: fields.ref ?? 0,
+    size: fields.size ?? 0,
+  };
+}
+
+/** True for every type but scalar and not_init. */
+export function isPointer(r: Reg): boolean {
+  return r.type !== 'scalar' && r.type !== 'not_init';
+}
+
+/** The maximum stack of one frame in bytes (the kernel's MAX_BPF_STACK). */
+export const MAX_BPF_STACK = 512;
+
+/** One call frame: registers, its 512-byte stack, and where it returns to. */
+export interface Frame {
+  regs: Reg[];
+  /**
+   * Per 8-byte stack slot (index 0 = r10-512): a bit mask of the bytes written (the
+   * kernel's slot_type: 0 bits are STACK_INVALID, 1 bits STACK_MISC or STACK_SPILL).
+   */
+  written: number[];
+  /** Spilled registers by 8-byte slot (the kernel's STACK_SPILL): a full 8-byte store of a register. */
+  spills: (Reg | undefined)[];
+  /** Index (in bytes from r10-512) of the lowest byte ever written (512: none). */
+  stackLo: number;
+  /** The call instruction that created this frame (-1 for the main program). */
+  readonly callsite: number;
+  /** Subprogram index. */
+  readonly subprog: number;
+}
+
+/** The state of one path: its frames, innermost last. */
+export interface State {
+  frames: Frame[];
+  /** How many joins produced this state (0 or absent: a state of one path). */
+  joins?: number;
+}
+
+/** A fresh frame. */
+export function newFrame(callsite: number, subprog: number): Frame {
+  return {
+    regs: new Array<Reg>(11).fill(NOT_INIT),
+    written: new Array<number>(64).fill(0),
+    spills: new Array(64).fill(undefined),
+    stackLo: MAX_BPF_STACK,
+    callsite,
+    subprog,
+  };
+}
+
+/** A deep copy (registers are immutable, so arrays are copied, not registers). */
+export function cloneState(s: State): State {
+  return {
+    frames: s.frames.map((f) => ({
+      regs: f.regs.slice(),
+      written: f.written.slice(),
+      spills: f.spills.slice(),
+      stackLo: f.stackLo,
+      callsite: f.callsite,
+      subprog: f.subprog,
+    })),
+  };
+}
+
+/** Apply `fn` to every register and spilled register of every frame (e.g. to invalidate packet pointers). */
+export function mapAllRegs(s: State, fn: (r: Reg) => Reg): void {
+  for (const f of s.frames) {
+    for (let i = 0; i < 11; i++) f.regs[i] = fn(f.regs[i] as Reg);
+    for (let i = 0; i < 64; i++) {
+      const r = f.spills[i];
+      if (r !== undefined) f.spills[i] = fn(r);
+    }
+  }
+}
+
+/**
+ * Whether every behaviour of `cur` is covered by the already explored `old` (the
+ * kernel's `states_equal` with `regsafe`/`stacksafe`): same frames and call sites; each
+ * register of `old` is either never read (not_init) or at least as general as `cur`'s;
+ * a pointer's ids correspond one way (`old` ids to `cur` ids) so a NULL check or a
+ * packet range applies to the same registers.
+ */
+export function covers(old: State, cur: State): boolean {
+  if (old.frames.length !== cur.frames.length) return false;
+  const idmap = new Map<number, number>();
+  for (let fi = 0; fi < old.frames.length; fi++) {
+    const fo = old.frames[fi] as Frame;
+    const fc = cur.frames[fi] as Frame;
+    if (fo.callsite !== fc.callsite) return false;
+    for (let r = 0; r < 11; r++) if (!regCovers(fo.regs[r] as Reg, fc.regs[r] as Reg, idmap)) return false;
+    for (let slot = Math.min(fo.stackLo, fc.stackLo) >> 3; slot < 64; slot++) {
+      // Bytes old had written must be written in cur (else cur may read uninitialised stack unseen).
+      if (((fo.written[slot] as number) & ~(fc.written[slot] as number)) !== 0) return false;
+      const so = fo.spills[slot];
+      const sc = fc.spills[slot];
+      if (so !== undefined) {
+        if (sc === undefined || !regCovers(so, sc, idmap)) return false; // old knew a spilled register
+      } else if (sc !== undefined && sc.type !== 'scalar') {
+        return false; // old read plain data where cur holds a pointer
+      }
+    }
+  }
+  return true;
+}
+
+function mapId(old: number, cur: number, idmap: Map<number, number>): boolean {
+  const seen = idmap.get(old);
+  if (seen === undefined) {
+    idmap.set(old, cur);
+    return true;
+  }
+  return seen === cur;
+}
+
+function regCovers(o: Reg, c: Reg, idmap: Map<number, number>): boolean {
+  if (o.type === 'not_init') return true;
+  if (o.type !== c.type) return false;
+  if (o.type === 'scalar') return o.v === c.v || scalarContains(o.v, c.v);
+  if (o.off !== c.off || o.ref !== c.ref || o.size !== c.size) return false;
+  if (!(o.v === c.v || scalarContains(o.v, c.v))) return false;
+  switch (o.type) {
+    case 'pkt':
+    case 'pkt_meta':
+      return c.range >= o.range && mapId(o.id, c.id, idmap);
+    case 'map_value_or_null':
+    case 'map_value':
+      return mapId(o.id, c.id, idmap);
+    default:
+      return true;
+  }
+}
+
+/**
+ * A state covering both `a` and `b` (same frames and call sites required; else null):
+ * scalars by the union of their bounds (`widen`: any value, where they differ), pointers
+ * kept where they agree and made unreadable (not_init) where they do not, packet ranges
+ * by the smaller one.
+ */
+export function joinStates(a: State, b: State, widen: boolean): State | null {
+  if (a.frames.length !== b.frames.length) return null;
+  const out = cloneState(a);
+  out.joins = (a.joins ?? 0) + 1;
+  const idmap: IdBijection = { fwd: new Map(), rev: new Map() };
+  for (let fi = 0; fi < a.frames.length; fi++) {
+    const fa = a.frames[fi] as Frame;
+    const fb = b.frames[fi] as Frame;
+    const fo = out.frames[fi] as Frame;
+    if (fa.callsite !== fb.callsite) return null;
+    for (let r = 0; r < 11; r++) fo.regs[r] = joinReg(fa.regs[r] as Reg, fb.regs[r] as Reg, idmap, widen);
+    fo.stackLo = Math.min(fa.stackLo, fb.stackLo);
+    for (let slot = fo.stackLo >> 3; slot < 64; slot++) {
+      fo.written[slot] = (fa.written[slot] as number) & (fb.written[slot] as number);
+      const sa = fa.spills[slot];
+      const sb = fb.spills[slot];
+      if (sa === undefined && sb === undefined) continue;
+      const j = sa !== undefined && sb !== undefined ? joinReg(sa, sb, idmap, widen) : NOT_INIT;
+      // Where they disagree the slot holds plain data (a spilled pointer on one side is read as a number).
+      fo.spills[slot] = j.type === 'not_init' ? undefined : j;
+    }
+  }
+  return out;
+}
+
+interface IdBijection {
+  fwd: Map<number, number>;
+  rev: Map<number, number>;
+}
+
+function biMapId(b: number, a: number, m: IdBijection): boolean {
+  const f = m.fwd.get(b);
+  const r = m.rev.get(a);
+  if (f === undefined && r === undefined) {
+    m.fwd.set(b, a);
+    m.rev.set(a, b);
+    return true;
+  }
+  return f === a && r === b;
+}
+
+function joinReg(a: Reg, b: Reg, idmap: IdBijection, widen: boolean): Reg {
+  if (a.type !== b.type) return NOT_INIT;
+  if (a.type === 'scalar') {
+    if (a.v === b.v) return a;
+    return widen && !(a.v.umin === b.v.umin && a.v.umax === b.v.umax && a.v.smin === b.v.smin && a.v.smax === b.v.smax)
+      ? UNKNOWN_REG
+      : scalarReg(scalarJoin(a.v, b.v));
+  }
+  if (a.type === 'not_init') return NOT_INIT;
+  if (a.off !== b.off || a.ref !== b.ref || a.size !== b.size) return NOT_INIT;
+  if (
+    (a.type === 'pkt' || a.type === 'pkt_meta' || a.type === 'map_value' || a.type === 'map_value_or_null') &&
+    !biMapId(b.id, a.id, idmap)
+  ) {
+    return NOT_INIT;
+  }
+  if (a === b) return a;
+  return { ...a, v: scalarJoin(a.v, b.v), range: Math.min(a.range, b.range) };
+}
