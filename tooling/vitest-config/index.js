@@ -11,8 +11,9 @@ export function packageConfig(options = {}) {
     test: {
       include: ['src/**/*.test.ts'],
       pool: 'forks',
-      testTimeout: options.testTimeout ?? 30_000,
-      hookTimeout: 30_000,
+      // Generous: CI machines have 2 cores and run several packages' tests side by side.
+      testTimeout: options.testTimeout ?? 180_000,
+      hookTimeout: 180_000,
       reporters: process.env.CI ? ['default'] : ['default'],
     },
   });

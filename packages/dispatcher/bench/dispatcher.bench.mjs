@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ns, summarize, timeBatches, writeResults } from '@bpf-dispatcher/bench-kit';
 import { NativeArena, SimulatedArena, nativeSupported } from '@bpf-dispatcher/text-poke';
 import { CodeBuffer, mov, ret } from '@bpf-dispatcher/x86';
-import { Dispatcher, createTrampoline, generateImage } from '../dist/index.js';
+import { Dispatcher, HALF_SIZE, createTrampoline, generateImage } from '../dist/index.js';
 
 const arena = nativeSupported() ? new NativeArena({ textSize: 1 << 20, dataSize: 1 << 20 }) : new SimulatedArena();
 const progs = Array.from({ length: 17 }, (_, i) => {
@@ -33,7 +33,9 @@ const change = summarize(samples);
 
 const image = dispatcher.imageRegion.address;
 const list = progs.slice(0, 16);
-const generate = timeBatches(() => generateImage(image, list, { fallback: 'retpoline', thunk: trampoline.thunk }), {
+// into one staging buffer, as a Dispatcher does with its own
+const staging = new Uint8Array(2 * HALF_SIZE);
+const generate = timeBatches(() => generateImage(image, list, { jump: trampoline.fallbackJump }, HALF_SIZE, staging), {
   batches: 50,
   iterations: 1000,
   warmup: 5000,

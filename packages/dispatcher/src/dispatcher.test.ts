@@ -4,7 +4,7 @@ import { NOP5 } from '@bpf-dispatcher/x86';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dispatcher } from './dispatcher.js';
-import { HALF_SIZE, generateImage } from './emit-dispatcher.js';
+import { HALF_SIZE, generateImage, maxProgsForHalf } from './emit-dispatcher.js';
 import { DispatcherError } from './errors.js';
 import { ARENAS, countingTrampoline, makePrograms, runThrough } from './test-support/fixtures.js';
 import { createTrampoline } from './trampoline.js';
@@ -323,5 +323,43 @@ describe('counting fallbacks', () => {
     expect(runThrough(arena, trampoline, q)).toBe(1001n);
     expect(trampoline.fallbacks()).toBe(2n); // p before the dispatcher, q after
     arena.dispose();
+  });
+});
+
+describe('the fallback is one value, from the trampoline through the dispatcher into the image (issue 11)', () => {
+  it('an indirect trampoline that counts fallbacks gives a dispatcher whose fallback is indirect, and images that jump to its stub', async () => {
+    const arena = new SimulatedArena();
+    const [p, q] = makePrograms(arena, 2) as [bigint, bigint];
+    const trampoline = createTrampoline(arena, { fallback: 'indirect', countFallbacks: true });
+    expect(trampoline.fallback).toBe('indirect');
+    // the counting stub is the thunk-at-address every leaf jumps to; it ends in jmp rdx
+    expect(trampoline.fallbackJump.kind).toBe('thunk');
+    const d = new Dispatcher(arena, trampoline);
+    expect(d.fallback).toBe('indirect');
+    // the leaves are 5-byte jumps to the stub, so the limit is the thunk one (52), not jmp rdx's
+    expect(maxProgsForHalf(HALF_SIZE, trampoline.fallbackJump)).toBe(maxProgsForHalf(HALF_SIZE, 'retpoline'));
+    expect(() => new Dispatcher(arena, trampoline, { max: maxProgsForHalf(HALF_SIZE, 'retpoline') + 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    await d.changeProg(null, p);
+    const live = d.liveImage();
+    expect(live?.bytes).toEqual(generateImage(live?.address ?? 0n, [p], { jump: trampoline.fallbackJump }));
+    expect(runThrough(arena, trampoline, q)).toBe(1001n);
+    expect(trampoline.fallbacks()).toBe(1n);
+    arena.dispose();
+  });
+
+  it('a plain indirect trampoline: jmp rdx everywhere, and the deprecated thunk field is null', () => {
+    const arena = new SimulatedArena();
+    const trampoline = createTrampoline(arena, { fallback: 'indirect' });
+    expect(trampoline.fallbackJump).toEqual({ kind: 'indirect' });
+    expect(trampoline.thunk).toBeNull();
+    expect(new Dispatcher(arena, trampoline).fallback).toBe('indirect');
+    arena.dispose();
+  });
+
+  it('generateImage hands back bytes the caller owns: a later call does not overwrite them (no module-level staging array)', () => {
+    const first = generateImage(0x1000_0000, [0x1000_2000], { fallback: 'indirect' });
+    const copy = first.slice();
+    generateImage(0x1000_0000, [0x1000_3000, 0x1000_4000], { fallback: 'indirect' });
+    expect(first).toEqual(copy);
   });
 });

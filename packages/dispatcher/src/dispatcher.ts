@@ -1,8 +1,9 @@
+import { createRequire } from 'node:module';
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
-import { type Address, BpfDispatcherError } from '@bpf-dispatcher/x86';
-import { listing } from '@bpf-dispatcher/x86/disasm';
-import { type Fallback, HALF_SIZE, IMAGE_SIZE, generateImage, maxProgsForHalf } from './emit-dispatcher.js';
-import { DispatcherError } from './errors.js';
+import { type Address, BpfDispatcherError, isAddress, toAddress } from '@bpf-dispatcher/x86';
+import { type Fallback, HALF_SIZE, maxProgsForHalf } from './emit-dispatcher.js';
+import { DispatcherError, type DispatcherErrorCode } from './errors.js';
+import { DispatcherImage } from './image.js';
 import { Mutex } from './mutex.js';
 import { ProgSlots, type Slot } from './slots.js';
 import { type Trampoline, isTrampoline } from './trampoline.js';
@@ -49,9 +50,53 @@ const NO_CHANGE = Object.freeze({ regenerated: false, placement: 'none', removed
 
 function progAddress(value: Address | null, what: string): bigint | null {
   if (value === null) return null;
-  if (typeof value === 'bigint') return BigInt.asUintN(64, value);
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt.asUintN(64, BigInt(value));
-  throw new DispatcherError('EINVAL', `changeProg: ${what} must be a program address (bigint or safe integer) or null, got ${describe(value)}`);
+  return toAddress(value, `changeProg: ${what} must be a program address or null;`, (message) => new DispatcherError('EINVAL', message));
+}
+
+/**
+ * The steps of an update or a dispose that can fail in the arena or the generator, each
+ * with its typed error: the code, and what the message says (`message` is the cause's,
+ * `detail` what the caller adds).
+ */
+const STEPS = {
+  allocate: { code: 'ENOMEM', says: (m: string) => `changeProg: cannot allocate the dispatcher image (${m}); nothing changed` },
+  generate: { code: 'EINVAL', says: (m: string) => `changeProg: cannot generate the image (${m}); the live image is unchanged` },
+  grace: { code: 'SYNC_TIMEOUT', says: (m: string, half: string) => `changeProg: a reader may still execute the image half at +${half} (${m}); the live image is unchanged` },
+  write: { code: 'POKE_FAILED', says: (m: string) => `changeProg: cannot write the image (${m}); the live image is unchanged` },
+  poke: { code: 'POKE_FAILED', says: (m: string, cause: string) => `changeProg: poking the trampoline failed (${cause}: ${m}); the live image is unchanged` },
+  reset: { code: 'POKE_FAILED', says: (m: string) => `dispose: cannot reset the trampoline (${m}); nothing changed` },
+  'dispose-grace': { code: 'SYNC_TIMEOUT', says: (m: string, outcome: string) => `dispose: a reader may still execute the image (${m}); ${outcome}` },
+} as const satisfies Record<string, { code: DispatcherErrorCode; says: (message: string, detail: string) => string }>;
+
+/**
+ * The one place where arena and generator failures become a typed {@link DispatcherError}.
+ * Errors that are already DispatcherErrors (the generator's NOT_SIMM32 / ERANGE /
+ * IMAGE_TOO_LARGE) pass through unchanged; an allocation refused as EINVAL (a bad
+ * `imageAddress`) stays EINVAL.
+ */
+function failure(step: keyof typeof STEPS, error: unknown, detail = ''): DispatcherError {
+  if (error instanceof DispatcherError) return error;
+  const { code, says } = STEPS[step];
+  const typed = step === 'allocate' && BpfDispatcherError.hasCode(error, 'EINVAL') ? 'EINVAL' : code;
+  const cause = step === 'poke' ? (BpfDispatcherError.isInstance(error) ? error.code : 'unknown') : detail;
+  return new DispatcherError(typed, says(messageOf(error), cause), { cause: error });
+}
+
+/** iced-x86 is loaded on the first {@link Dispatcher.disassemble}, never by importing this package. */
+let listingOf: ((bytes: Uint8Array, address: bigint) => string) | undefined;
+function listing(bytes: Uint8Array, address: bigint): string {
+  if (listingOf === undefined) {
+    try {
+      // require(esm): synchronous, unflagged from Node 20.19 and 22.12
+      const disasm = createRequire(import.meta.url)('@bpf-dispatcher/x86/disasm') as typeof import('@bpf-dispatcher/x86/disasm');
+      listingOf = disasm.listing;
+    } catch (error) {
+      throw new DispatcherError('EINVAL', `disassemble: cannot load @bpf-dispatcher/x86/disasm (${messageOf(error)}); on this Node, import { listing } from it and pass liveImage()`, {
+        cause: error,
+      });
+    }
+  }
+  return listingOf(bytes, address);
 }
 
 /**
@@ -61,6 +106,13 @@ function progAddress(value: Address | null, what: string): bigint | null {
  * trampoline's entry from the old image to the new one and flip the live offset — after a
  * grace period whenever the half being rewritten was live since the last one.
  *
+ * Ownership, as in the kernel: the dispatcher's slots own the users of each slotted
+ * program address (`bpf_dispatcher_prog.users`; a program that found no free slot runs
+ * through the fallback and is counted by nobody here); its {@link DispatcherImage} owns
+ * the halves, the staging buffer and the retired halves; its private lock (the kernel's
+ * `d->mutex`) serialises every change and the dispose. The attachments of XdpProg objects
+ * are counted by the xdp_call above, the program a netdev runs by the netdev.
+ *
  * Where the kernel is silent on failure, this class keeps the kernel's safe outcome (the
  * live image, its offset and the slots all stay as they were; traffic flows as before)
  * and throws a typed {@link DispatcherError}.
@@ -68,21 +120,20 @@ function progAddress(value: Address | null, what: string): bigint | null {
 export class Dispatcher {
   /** Number of slots. */
   readonly max: number;
-  /** How the image's leaves fall back: `jmp thunk` (`retpoline`) or `jmp rdx` (`indirect`). */
+  /**
+   * How the image's leaves fall back when no entry matches: the trampoline's fallback,
+   * `retpoline` (`jmp` to the thunk for rdx) or `indirect` (`jmp rdx`). With
+   * `countFallbacks` the leaves jump to the counting stub, which then does the same.
+   */
   readonly fallback: Fallback;
   private readonly slots: ProgSlots;
+  private readonly image = new DispatcherImage();
+  /** The kernel's `d->mutex`: serialises changeProg and dispose of this dispatcher only. */
   private readonly mutex = new Mutex();
   private readonly syncTimeoutMs: number;
-  private image: Region | null = null;
-  private imageOff = 0;
-  private liveHalf: number | null = null;
-  private liveSize = 0;
-  /** Halves that were live since the last grace period. */
-  private readonly retired = new Set<number>();
   private counters = { updates: 0, failures: 0, graceWaits: 0 };
   private isDisposed = false;
-
-  private readonly options: DispatcherOptions;
+  private readonly imageAddress: Address | undefined;
 
   /**
    * Allocates nothing (the image page comes with the first update).
@@ -102,21 +153,21 @@ export class Dispatcher {
       throw new DispatcherError('EINVAL', 'Dispatcher: trampoline must come from createTrampoline()');
     }
     if (trampoline.arena !== arena) throw new DispatcherError('EINVAL', 'Dispatcher: the trampoline lives in another arena');
-    this.options = optionsObject(options, 'Dispatcher');
-    options = this.options;
-    if (options.imageAddress !== undefined && !(typeof options.imageAddress === 'bigint' || Number.isSafeInteger(options.imageAddress))) {
-      throw new DispatcherError('EINVAL', `Dispatcher: imageAddress must be an address, got ${describe(options.imageAddress)}`);
+    const opts = optionsObject(options, 'Dispatcher');
+    if (opts.imageAddress !== undefined && !isAddress(opts.imageAddress)) {
+      throw new DispatcherError('EINVAL', `Dispatcher: imageAddress must be an address, got ${describe(opts.imageAddress)}`);
     }
-    // the image falls back to wherever the trampoline does: its thunk (or counting stub), else jmp rdx
-    this.fallback = trampoline.thunk === null ? 'indirect' : 'retpoline';
-    const limit = maxProgsForHalf(HALF_SIZE, this.fallback);
-    const max = options.max ?? DEFAULT_MAX_PROGS;
+    this.imageAddress = opts.imageAddress;
+    // the image falls back exactly as the trampoline does: the one value it was created with
+    this.fallback = trampoline.fallback;
+    const limit = maxProgsForHalf(HALF_SIZE, trampoline.fallbackJump);
+    const max = opts.max ?? DEFAULT_MAX_PROGS;
     if (!Number.isSafeInteger(max) || max < 1 || max > limit) {
       throw new DispatcherError('EINVAL', `Dispatcher: max must be an integer from 1 to ${limit} (what fits in a ${HALF_SIZE}-byte half), got ${String(max)}`);
     }
     this.max = max;
     this.slots = new ProgSlots(max);
-    const timeout = options.syncTimeoutMs ?? 5000;
+    const timeout = opts.syncTimeoutMs ?? 5000;
     if (!(typeof timeout === 'number' && timeout >= 0)) throw new DispatcherError('EINVAL', `Dispatcher: syncTimeoutMs must be >= 0, got ${String(timeout)}`);
     this.syncTimeoutMs = timeout;
   }
@@ -134,15 +185,15 @@ export class Dispatcher {
 
   /** The kernel's `image_off`: the half the last installed image went to (0 or 2048). */
   get imageOffset(): number {
-    return this.imageOff;
+    return this.image.offset;
   }
 
   /** The image page, once allocated. */
   get imageRegion(): Region | null {
-    return this.image;
+    return this.image.region;
   }
 
-  /** Occupied slots with their users. */
+  /** Occupied slots with their users (the slots own these counts). */
   entries(): Slot[] {
     return this.slots.entries();
   }
@@ -165,15 +216,72 @@ export class Dispatcher {
   /** The live image (address and bytes), or null while the trampoline holds the nop. */
   liveImage(): { address: bigint; bytes: Uint8Array } | null {
     this.check();
-    if (this.image === null || this.liveHalf === null) return null;
-    const address = this.image.address + BigInt(this.liveHalf);
-    return { address, bytes: this.arena.read(address, this.liveSize) };
+    const address = this.image.liveAddress;
+    if (address === null) return null;
+    return { address, bytes: this.arena.read(address, this.image.liveSize) };
   }
 
-  /** objdump-style listing of the live image ('' when none). */
+  /**
+   * objdump-style listing of the live image ('' when none); loads iced-x86 on first use.
+   * @throws DispatcherError DISPOSED; EINVAL if the decoder cannot be loaded.
+   */
   disassemble(): string {
     const live = this.liveImage();
     return live === null ? '' : listing(live.bytes, live.address);
+  }
+
+  /**
+   * `bpf_dispatcher_prepare()`: wait for a grace period if the inactive half was live since
+   * the last one, then generate the image of the slotted programs and write it there.
+   * Returns the half's offset and size (null when no program is slotted: the trampoline
+   * goes back to the nop) and whether it waited.
+   */
+  private async prepare(): Promise<{ offset: number | null; size: number; waited: boolean }> {
+    const progs = this.slots.progs();
+    if (progs.length === 0) return { offset: null, size: 0, waited: false };
+    const offset = this.image.nextOffset();
+    let waited = false;
+    if (this.image.isRetired(offset)) {
+      try {
+        await this.arena.synchronize({ timeoutMs: this.syncTimeoutMs });
+      } catch (error) {
+        throw failure('grace', error, String(offset));
+      }
+      this.image.graceElapsed();
+      this.counters.graceWaits++;
+      waited = true;
+    }
+    let staged: { address: bigint; bytes: Uint8Array };
+    try {
+      staged = this.image.stage(offset, progs, { jump: this.trampoline.fallbackJump });
+    } catch (error) {
+      throw failure('generate', error);
+    }
+    try {
+      this.arena.write(staged.address, staged.bytes);
+    } catch (error) {
+      throw failure('write', error);
+    }
+    return { offset, size: staged.bytes.length, waited };
+  }
+
+  /**
+   * `bpf_dispatcher_update()`: prepare the inactive half, poke the trampoline's entry from
+   * the live half (or the nop) to it (or the nop), flip. Returns whether it waited for a
+   * grace period. Throws with nothing live changed.
+   */
+  private async update(): Promise<boolean> {
+    const { offset, size, waited } = await this.prepare();
+    const region = this.image.region as Region;
+    const next = offset === null ? null : region.address + BigInt(offset);
+    try {
+      this.arena.textPoke(this.trampoline.entry, 'jump', this.image.liveAddress, next);
+    } catch (error) {
+      throw failure('poke', error);
+    }
+    this.image.flip(offset, size);
+    this.counters.updates++;
+    return waited;
   }
 
   /**
@@ -197,83 +305,33 @@ export class Dispatcher {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (f === t) return Promise.resolve({ ...NO_CHANGE, liveOffset: this.liveHalf });
+    if (f === t) return Promise.resolve({ ...NO_CHANGE, liveOffset: this.image.liveOffset });
     return this.mutex.run(() => this.change(f, t));
   }
 
+  /** `bpf_dispatcher_change_prog()` under the lock: find/add/remove, then update. */
   private async change(from: bigint | null, to: bigint | null): Promise<ChangeOutcome> {
     this.check();
-    if (this.image === null) {
-      try {
-        const at = this.options.imageAddress;
-        this.image = this.arena.alloc(IMAGE_SIZE, at === undefined ? { align: IMAGE_SIZE } : { align: IMAGE_SIZE, at });
-      } catch (error) {
-        this.counters.failures++;
-        const code = BpfDispatcherError.hasCode(error, 'EINVAL') ? 'EINVAL' : 'ENOMEM';
-        throw new DispatcherError(code, `changeProg: cannot allocate the dispatcher image (${messageOf(error)}); nothing changed`, { cause: error });
-      }
+    try {
+      this.image.allocate(this.arena, this.imageAddress);
+    } catch (error) {
+      this.counters.failures++;
+      throw failure('allocate', error);
     }
     const saved = this.slots.save();
     const removed = this.slots.remove(from);
     const added = this.slots.add(to);
     if (!removed && !added.changed) {
-      return { regenerated: false, placement: added.placement, removed, liveOffset: this.liveHalf, waitedForGrace: false };
+      return { regenerated: false, placement: added.placement, removed, liveOffset: this.image.liveOffset, waitedForGrace: false };
     }
     try {
       const waitedForGrace = await this.update();
-      return { regenerated: true, placement: added.placement, removed, liveOffset: this.liveHalf, waitedForGrace };
+      return { regenerated: true, placement: added.placement, removed, liveOffset: this.image.liveOffset, waitedForGrace };
     } catch (error) {
       this.slots.restore(saved);
       this.counters.failures++;
       throw error;
     }
-  }
-
-  /** `bpf_dispatcher_update()`; returns whether it waited for a grace period. Throws with nothing live changed. */
-  private async update(): Promise<boolean> {
-    const image = this.image as Region;
-    const old = this.liveHalf === null ? null : image.address + BigInt(this.liveHalf);
-    const noff = this.liveHalf === null ? 0 : this.liveHalf ^ HALF_SIZE;
-    const progs = this.slots.progs();
-    const next = progs.length > 0 ? image.address + BigInt(noff) : null;
-    let waited = false;
-    let size = 0;
-    if (next !== null) {
-      if (this.retired.has(noff)) {
-        try {
-          await this.arena.synchronize({ timeoutMs: this.syncTimeoutMs });
-        } catch (error) {
-          throw new DispatcherError(
-            'SYNC_TIMEOUT',
-            `changeProg: a reader may still execute the image half at +${noff} (${messageOf(error)}); the live image is unchanged`,
-            { cause: error },
-          );
-        }
-        this.retired.clear();
-        this.counters.graceWaits++;
-        waited = true;
-      }
-      const thunk = this.trampoline.thunk;
-      const bytes = generateImage(next, progs, thunk === null ? { fallback: 'indirect' } : { fallback: 'retpoline', thunk });
-      size = bytes.length;
-      try {
-        this.arena.write(next, bytes);
-      } catch (error) {
-        throw new DispatcherError('POKE_FAILED', `changeProg: cannot write the image (${messageOf(error)}); the live image is unchanged`, { cause: error });
-      }
-    }
-    try {
-      this.arena.textPoke(this.trampoline.entry, 'jump', old, next);
-    } catch (error) {
-      const code = BpfDispatcherError.isInstance(error) ? error.code : 'unknown';
-      throw new DispatcherError('POKE_FAILED', `changeProg: poking the trampoline failed (${code}: ${messageOf(error)}); the live image is unchanged`, { cause: error });
-    }
-    if (this.liveHalf !== null) this.retired.add(this.liveHalf);
-    this.liveHalf = next === null ? null : noff;
-    this.liveSize = size;
-    if (next !== null) this.imageOff = noff;
-    this.counters.updates++;
-    return waited;
   }
 
   /**
@@ -290,37 +348,33 @@ export class Dispatcher {
     if (this.isDisposed) return Promise.resolve();
     return this.mutex.run(async () => {
       if (this.isDisposed) return;
-      if (!this.arena.disposed && this.image !== null) {
-        const image = this.image;
-        const live = this.liveHalf;
-        const liveAddress = live === null ? null : image.address + BigInt(live);
+      if (!this.arena.disposed && this.image.region !== null) {
+        const live = this.image.liveOffset;
+        const liveAddress = this.image.liveAddress;
+        const liveSize = this.image.liveSize;
         if (live !== null) {
           try {
             this.arena.textPoke(this.trampoline.entry, 'jump', liveAddress, null);
           } catch (error) {
-            throw new DispatcherError('POKE_FAILED', `dispose: cannot reset the trampoline (${messageOf(error)}); nothing changed`, { cause: error });
+            throw failure('reset', error);
           }
           // from here on readers may still run in the half: it is retired until a grace period
-          this.retired.add(live);
-          this.liveHalf = null;
+          this.image.flip(null, 0);
         }
         try {
           await this.arena.synchronize({ timeoutMs: this.syncTimeoutMs });
         } catch (error) {
-          throw new DispatcherError('SYNC_TIMEOUT', `dispose: a reader may still execute the image (${messageOf(error)}); ${this.restoreAfterFailedDispose(live, liveAddress)}`, {
-            cause: error,
-          });
+          throw failure('dispose-grace', error, this.restoreAfterFailedDispose(live, liveAddress, liveSize));
         }
-        this.retired.clear();
-        this.arena.free(image);
+        this.image.graceElapsed();
       }
-      this.image = null;
+      this.image.free(this.arena);
       this.isDisposed = true;
     });
   }
 
   /** Re-install the image a failed dispose took down; says what happened. */
-  private restoreAfterFailedDispose(live: number | null, liveAddress: bigint | null): string {
+  private restoreAfterFailedDispose(live: number | null, liveAddress: bigint | null, liveSize: number): string {
     if (live === null || this.arena.disposed) return 'the image stays allocated';
     try {
       this.arena.textPoke(this.trampoline.entry, 'jump', null, liveAddress);
@@ -328,8 +382,7 @@ export class Dispatcher {
       // the half stays retired: the next update waits for a grace period before rewriting it
       return `the image stays allocated; re-installing it failed (${messageOf(error)}), so the trampoline holds the nop and the next update waits for a grace period`;
     }
-    this.liveHalf = live;
-    this.retired.delete(live);
+    this.image.restore(live, liveSize);
     return 'the live image was re-installed and nothing changed';
   }
 }

@@ -1,6 +1,20 @@
-import { type Address, CodeBuffer, DisplacementRangeError, aluImm32, indirectJump, jcc } from '@bpf-dispatcher/x86';
+import {
+  type Address,
+  CodeBuffer,
+  DisplacementRangeError,
+  FALLBACK_INDIRECT,
+  type Fallback as FallbackJump,
+  aluImm32,
+  emitFallbackJump,
+  fallbackThunk,
+  fitsInt32,
+  isAddress,
+  isFallback,
+  jcc,
+  toAddress,
+} from '@bpf-dispatcher/x86';
 import { DispatcherError, ImageTooLargeError, NotSimm32Error } from './errors.js';
-import { assertCodeBuffer, describe, isAddress, optionsObject } from './validate.js';
+import { assertCodeBuffer, describe, optionsObject } from './validate.js';
 
 /**
  * How the image falls back when `rdx` matches no entry: `retpoline` jumps to the retpoline
@@ -9,38 +23,40 @@ import { assertCodeBuffer, describe, isAddress, optionsObject } from './validate
  */
 export type Fallback = 'retpoline' | 'indirect';
 
-/** Options of {@link emitDispatcher}. */
-export interface EmitDispatcherOptions {
-  readonly fallback: Fallback;
-  /** The retpoline thunk for rdx; required when `fallback` is `retpoline`. */
-  readonly thunk?: Address;
-}
+/**
+ * The one value saying how a leaf of the image (and the trampoline) reaches rdx when no
+ * entry matches: x86's `Fallback`, `{ kind: 'thunk', thunk }` (`jmp` to a thunk at an
+ * address) or `{ kind: 'indirect' }` (`jmp rdx`). A {@link Trampoline} creates it once
+ * (`trampoline.fallbackJump`); the {@link Dispatcher} hands it unchanged to the generator.
+ */
+export type { FallbackJump };
+
+/**
+ * Options of {@link emitDispatcher}: the trampoline's {@link Trampoline.fallbackJump}
+ * (`{ jump }`, what a {@link Dispatcher} passes, unchanged), or the older
+ * `{ fallback, thunk? }` form.
+ */
+export type EmitDispatcherOptions =
+  | { readonly jump: FallbackJump }
+  | {
+      readonly fallback: Fallback;
+      /** The retpoline thunk for rdx; required when `fallback` is `retpoline`. */
+      readonly thunk?: Address;
+    };
 
 /** Bytes of one dispatcher image half. */
 export const HALF_SIZE = 2048;
 /** Bytes of the whole double-buffered image (one page). */
 export const IMAGE_SIZE = 4096;
 
-const INT32_MIN = -0x8000_0000;
-const INT32_MAX = 0x7fff_ffff;
-
 /** Program addresses as sorted signed numbers. @throws NotSimm32Error / DispatcherError EINVAL. */
 function sortedSigned(progs: readonly Address[]): number[] {
   const out = new Array<number>(progs.length);
   for (let i = 0; i < progs.length; i++) {
     const p = progs[i];
-    let v: number;
-    if (typeof p === 'bigint') {
-      const s = BigInt.asIntN(64, p);
-      if (s < -0x8000_0000n || s > 0x7fff_ffffn) throw new NotSimm32Error(BigInt.asUintN(64, p));
-      v = Number(s);
-    } else if (typeof p === 'number' && Number.isSafeInteger(p)) {
-      v = p;
-      if (v < INT32_MIN || v > INT32_MAX) throw new NotSimm32Error(BigInt.asUintN(64, BigInt(p)));
-    } else {
-      throw new DispatcherError('EINVAL', `emitDispatcher: ${String(p)} is not a program address`);
-    }
-    out[i] = v;
+    if (!isAddress(p)) throw new DispatcherError('EINVAL', `emitDispatcher: ${String(p)} is not a program address`);
+    if (!fitsInt32(p)) throw new NotSimm32Error(toAddress(p));
+    out[i] = Number(BigInt.asIntN(64, BigInt(p)));
   }
   return out.sort((a, b) => a - b);
 }
@@ -62,12 +78,10 @@ export function emitDispatcher(buf: CodeBuffer, progs: readonly Address[], optio
   assertCodeBuffer(buf, 'emitDispatcher');
   if (!Array.isArray(progs)) throw new DispatcherError('EINVAL', `emitDispatcher: progs must be an array of addresses, got ${describe(progs)}`);
   if (progs.length === 0) throw new DispatcherError('EINVAL', 'emitDispatcher: no programs (an empty dispatcher is the trampoline nop)');
-  const { fallback, thunk } = optionsObject(options, 'emitDispatcher');
-  if (fallback !== 'retpoline' && fallback !== 'indirect') throw new DispatcherError('EINVAL', `emitDispatcher: unknown fallback ${describe(fallback)}`);
-  if (fallback === 'retpoline' && !isAddress(thunk)) throw new DispatcherError('EINVAL', `emitDispatcher: the retpoline fallback needs a thunk address, got ${describe(thunk)}`);
+  const jump = fallbackJumpOf(options, 'emitDispatcher');
   const sorted = sortedSigned(progs);
   try {
-    emitRange(buf, sorted, 0, sorted.length - 1, fallback === 'retpoline' ? (thunk as Address) : undefined);
+    emitRange(buf, sorted, 0, sorted.length - 1, jump);
   } catch (error) {
     if (error instanceof DisplacementRangeError) {
       throw new DispatcherError('ERANGE', `emitDispatcher: a jump from the image at 0x${buf.base.toString(16)} does not reach its target (${error.message})`, {
@@ -78,36 +92,58 @@ export function emitDispatcher(buf: CodeBuffer, progs: readonly Address[], optio
   }
 }
 
-function emitRange(buf: CodeBuffer, progs: readonly number[], a: number, b: number, thunk: Address | undefined): void {
+/**
+ * The options' fallback as the one {@link FallbackJump} value: `{ jump }` as given (checked),
+ * `{ fallback: 'retpoline', thunk }` as a jump to the thunk, `{ fallback: 'indirect' }` as
+ * `jmp rdx`.
+ * @throws DispatcherError EINVAL for anything else (or a retpoline fallback without a thunk).
+ */
+function fallbackJumpOf(options: EmitDispatcherOptions, what: string): FallbackJump {
+  const opts = optionsObject(options, what) as { jump?: unknown; fallback?: unknown; thunk?: unknown };
+  if (opts.jump !== undefined) return checkJump(opts.jump, what);
+  const { fallback, thunk } = opts;
+  if (fallback !== 'retpoline' && fallback !== 'indirect') throw new DispatcherError('EINVAL', `${what}: unknown fallback ${describe(fallback)}`);
+  if (fallback === 'indirect') return FALLBACK_INDIRECT;
+  if (!isAddress(thunk)) throw new DispatcherError('EINVAL', `${what}: the retpoline fallback needs a thunk address, got ${describe(thunk)}`);
+  return fallbackThunk(thunk);
+}
+
+function checkJump(jump: unknown, what: string): FallbackJump {
+  if (isFallback(jump)) return jump;
+  throw new DispatcherError('EINVAL', `${what}: jump must be a fallback (fallbackThunk(address) or FALLBACK_INDIRECT), got ${describe(jump)}`);
+}
+
+function emitRange(buf: CodeBuffer, progs: readonly number[], a: number, b: number, jump: FallbackJump): void {
   if (a === b) {
     const prog = progs[a] as number;
     aluImm32(buf, 'cmp', 'rdx', prog);
     jcc(buf, 'e', prog);
-    indirectJump(buf, 'rdx', thunk === undefined ? { retpoline: false } : { retpoline: true, thunk });
+    emitFallbackJump(buf, jump);
     return;
   }
   const pivot = Math.floor((b - a) / 2);
   aluImm32(buf, 'cmp', 'rdx', progs[a + pivot] as number);
   const upper = buf.newLabel();
   jcc(buf, 'g', upper, pivot > 2 ? 'near' : 'short');
-  emitRange(buf, progs, a, a + pivot, thunk);
+  emitRange(buf, progs, a, a + pivot, jump);
   buf.align(16);
   buf.bind(upper);
-  emitRange(buf, progs, a + pivot + 1, b, thunk);
+  emitRange(buf, progs, a + pivot + 1, b, jump);
 }
-
-const staging = new Uint8Array(HALF_SIZE * 2);
 
 /**
  * Generate a complete image for `progs` to run at `address` and check that it fits
- * `limit` bytes. The bytes are a view of a shared staging array: copy or write them out
- * before the next call.
- * @throws ImageTooLargeError if it does not fit; the errors of {@link emitDispatcher}.
+ * `limit` bytes. Without `staging` the bytes are a fresh array the caller owns; with it
+ * (a dispatcher's own staging buffer, at least `limit` bytes long to avoid growing) they
+ * are a view of `staging`, valid until the caller reuses it.
+ * @throws ImageTooLargeError if it does not fit; DispatcherError EINVAL for a bad address,
+ *   limit or staging buffer; the errors of {@link emitDispatcher}.
  */
-export function generateImage(address: Address, progs: readonly Address[], options: EmitDispatcherOptions, limit = HALF_SIZE): Uint8Array {
+export function generateImage(address: Address, progs: readonly Address[], options: EmitDispatcherOptions, limit = HALF_SIZE, staging?: Uint8Array): Uint8Array {
   if (!isAddress(address)) throw new DispatcherError('EINVAL', `generateImage: address must be a bigint or safe integer, got ${describe(address)}`);
   if (!Number.isSafeInteger(limit) || limit < 0) throw new DispatcherError('EINVAL', `generateImage: limit must be a non-negative integer, got ${describe(limit)}`);
-  const buf = new CodeBuffer(address, staging);
+  if (staging !== undefined && !(staging instanceof Uint8Array)) throw new DispatcherError('EINVAL', `generateImage: staging must be a Uint8Array, got ${describe(staging)}`);
+  const buf = new CodeBuffer(address, staging ?? HALF_SIZE * 2);
   emitDispatcher(buf, progs, options);
   const bytes = buf.finish();
   if (bytes.length > limit) throw new ImageTooLargeError(bytes.length, limit, progs.length);
@@ -124,8 +160,12 @@ const JE_NEAR = 6; // je rel32 (0F 84 cd)
 const JMP_THUNK = 5; // jmp rel32 (E9 cd)
 const JMP_RDX = 2; // jmp rdx (FF E2)
 
-function checkFallback(fallback: unknown, what: string): asserts fallback is Fallback {
-  if (fallback !== 'retpoline' && fallback !== 'indirect') throw new DispatcherError('EINVAL', `${what}: fallback must be 'retpoline' or 'indirect', got ${describe(fallback)}`);
+/** The fallback's size class: a 5-byte `jmp thunk` or a 2-byte `jmp rdx`. @throws DispatcherError EINVAL. */
+function leafKind(fallback: unknown, what: string): 'thunk' | 'indirect' {
+  if (fallback === 'retpoline') return 'thunk';
+  if (fallback === 'indirect') return 'indirect';
+  if (typeof fallback === 'object' && fallback !== null) return checkJump(fallback, what).kind;
+  throw new DispatcherError('EINVAL', `${what}: fallback must be 'retpoline', 'indirect' or a fallback jump, got ${describe(fallback)}`);
 }
 
 /**
@@ -157,13 +197,13 @@ function rangeSize(count: number, phase: number, leaf: number, memo: Map<number,
  * @throws DispatcherError EINVAL unless `n` is an integer from 0 to MAX_IMAGE_PROGS and
  *   `fallback` is `retpoline` or `indirect`.
  */
-export function dispatcherImageSize(n: number, fallback: Fallback = 'retpoline'): number {
+export function dispatcherImageSize(n: number, fallback: Fallback | FallbackJump = 'retpoline'): number {
   if (!Number.isSafeInteger(n) || n < 0 || n > MAX_IMAGE_PROGS) {
     throw new DispatcherError('EINVAL', `dispatcherImageSize: n must be an integer from 0 to ${MAX_IMAGE_PROGS}, got ${describe(n)}`);
   }
-  checkFallback(fallback, 'dispatcherImageSize');
+  const kind = leafKind(fallback, 'dispatcherImageSize');
   if (n === 0) return 0;
-  const leaf = CMP_SIZE + JE_NEAR + (fallback === 'retpoline' ? JMP_THUNK : JMP_RDX);
+  const leaf = CMP_SIZE + JE_NEAR + (kind === 'thunk' ? JMP_THUNK : JMP_RDX);
   // images start 16-byte aligned (a half is 2048-aligned)
   return rangeSize(n, 0, leaf, new Map());
 }
@@ -174,27 +214,27 @@ export function dispatcherImageSize(n: number, fallback: Fallback = 'retpoline')
  * @throws DispatcherError EINVAL unless `halfSize` is a non-negative safe integer and
  *   `fallback` is `retpoline` or `indirect`.
  */
-export function maxProgsForHalf(halfSize: number = HALF_SIZE, fallback: Fallback = 'retpoline'): number {
+export function maxProgsForHalf(halfSize: number = HALF_SIZE, fallback: Fallback | FallbackJump = 'retpoline'): number {
   if (!Number.isSafeInteger(halfSize) || halfSize < 0) throw new DispatcherError('EINVAL', `maxProgsForHalf: halfSize must be a non-negative integer, got ${describe(halfSize)}`);
-  checkFallback(fallback, 'maxProgsForHalf');
-  if (halfSize !== HALF_SIZE) return searchMaxProgs(halfSize, fallback);
-  const known = halfLimits[fallback];
+  const kind = leafKind(fallback, 'maxProgsForHalf');
+  if (halfSize !== HALF_SIZE) return searchMaxProgs(halfSize, kind);
+  const known = halfLimits[kind];
   if (known !== undefined) return known;
-  const limit = searchMaxProgs(halfSize, fallback);
-  halfLimits[fallback] = limit;
+  const limit = searchMaxProgs(halfSize, kind);
+  halfLimits[kind] = limit;
   return limit;
 }
 
-/** {@link maxProgsForHalf} of the real half size, per fallback (every Dispatcher asks). */
-const halfLimits: Partial<Record<Fallback, number>> = {};
+/** {@link maxProgsForHalf} of the real half size, per size class (every Dispatcher asks). */
+const halfLimits: Partial<Record<'thunk' | 'indirect', number>> = {};
 
-function searchMaxProgs(halfSize: number, fallback: Fallback): number {
+function searchMaxProgs(halfSize: number, kind: 'thunk' | 'indirect'): number {
   // every program costs at least one leaf (15 bytes), so n <= halfSize / 15
   let lo = 0;
   let hi = Math.min(MAX_IMAGE_PROGS, Math.floor(halfSize / (CMP_SIZE + JE_NEAR + JMP_RDX)) + 1);
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (dispatcherImageSize(mid, fallback) <= halfSize) lo = mid;
+    if (dispatcherImageSize(mid, kind === 'thunk' ? 'retpoline' : 'indirect') <= halfSize) lo = mid;
     else hi = mid - 1;
   }
   return lo;

@@ -8,6 +8,7 @@ export { DispatcherError, ImageTooLargeError, NotSimm32Error, type DispatcherErr
 export {
   type EmitDispatcherOptions,
   type Fallback,
+  type FallbackJump,
   HALF_SIZE,
   IMAGE_SIZE,
   dispatcherImageSize,
@@ -18,4 +19,5 @@ export {
 } from './emit-dispatcher.js';
 export { type Trampoline, type TrampolineOptions, createRetpolineThunk, createTrampoline, isTrampoline } from './trampoline.js';
 export type { Slot } from './slots.js';
+export { Mutex } from './mutex.js';
 export { type ChangeOutcome, DEFAULT_MAX_PROGS, Dispatcher, type DispatcherOptions, type DispatcherStats } from './dispatcher.js';

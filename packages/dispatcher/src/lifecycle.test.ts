@@ -7,7 +7,7 @@ import { NativeArena, SimulatedArena, nativeSupported } from '@bpf-dispatcher/te
 import { describe, expect, it } from 'vitest';
 import { Dispatcher } from './dispatcher.js';
 import { createRetpolineThunk, createTrampoline, isTrampoline } from './trampoline.js';
-import { freeSpace, makePrograms } from './test-support/fixtures.js';
+import { makePrograms } from './test-support/fixtures.js';
 
 const small = () => new SimulatedArena({ textSize: 64 << 10, dataSize: 64 << 10, stackSize: 16 << 10 });
 
@@ -19,26 +19,26 @@ describe.each([
     const arena = create();
     const [p, q] = makePrograms(arena, 2) as [bigint, bigint];
     const trampoline = createTrampoline(arena);
-    const before = freeSpace(arena);
+    const before = arena.usage();
     for (let i = 0; i < cycles; i++) {
       const d = new Dispatcher(arena, trampoline);
       await d.changeProg(null, p);
       await d.changeProg(null, q);
       await d.dispose();
     }
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     arena.dispose();
   }, 120_000);
 
   it(`trampoline: ${cycles} cycles of create and dispose (thunk, counting stub and counter included)`, async () => {
     const arena = create();
-    const before = freeSpace(arena);
+    const before = arena.usage();
     for (let i = 0; i < cycles; i++) {
       const t = createTrampoline(arena, i % 3 === 0 ? {} : { fallback: i % 3 === 1 ? 'retpoline' : 'indirect', countFallbacks: true });
       await t.dispose();
       expect(t.disposed).toBe(true);
     }
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     arena.dispose();
   }, 120_000);
 });
@@ -46,9 +46,9 @@ describe.each([
 describe('trampolines and dispatchers: lifecycle rules', () => {
   it('a trampoline that fails part-way (arena full) frees what it allocated', () => {
     const arena = new SimulatedArena({ textSize: 64, dataSize: 64 << 10, stackSize: 16 << 10 });
-    const before = freeSpace(arena);
+    const before = arena.usage();
     for (let i = 0; i < 3; i++) expect(() => createTrampoline(arena, { countFallbacks: true })).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     arena.dispose();
   });
 
@@ -73,7 +73,7 @@ describe('trampolines and dispatchers: lifecycle rules', () => {
     const arena = small();
     const other = small();
     const trampoline = createTrampoline(arena);
-    const before = freeSpace(arena);
+    const before = arena.usage();
     const cases: [string, () => unknown][] = [
       ['createTrampoline(null)', () => createTrampoline(null as never)],
       ['createTrampoline({})', () => createTrampoline({} as never)],
@@ -93,7 +93,7 @@ describe('trampolines and dispatchers: lifecycle rules', () => {
       ['syncTimeoutMs string', () => new Dispatcher(arena, trampoline, { syncTimeoutMs: '5' as never })],
     ];
     for (const [name, run] of cases) expect(run, name).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     other.dispose();
     arena.dispose();
   });

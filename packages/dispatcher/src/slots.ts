@@ -6,8 +6,13 @@ export interface Slot {
 
 /**
  * The kernel's `struct bpf_dispatcher_prog progs[MAX]` with its `num_progs`: a fixed
- * array of refcounted slots. A program that finds no free slot is not recorded at all: it
- * runs through the fallback and is not promoted when a slot frees later.
+ * array of refcounted slots, the `find` / `add_prog` / `remove_prog` half of
+ * `bpf_dispatcher_change_prog()`.
+ *
+ * The slots own the users of each slotted program address (`bpf_dispatcher_prog.users`):
+ * nothing else counts them. A program that finds no free slot is not recorded at all: it
+ * runs through the fallback and is not promoted when a slot frees later (its attachments
+ * are the xdp_call's to count, the program a netdev runs is the netdev's).
  */
 export class ProgSlots {
   private slots: ({ prog: bigint; users: number } | null)[];

@@ -1,18 +1,29 @@
 import { type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
-import { type CodeBuffer, GP64, type Gp64, NOP5, inc, indirectJump, mov, nop5, pop, push, qword, retpolineThunk } from '@bpf-dispatcher/x86';
+import { FALLBACK_INDIRECT, GP64, type Gp64, NOP5, emitFallbackJump, fallbackThunk, inc, mov, nop5, pop, push, qword, retpolineThunk } from '@bpf-dispatcher/x86';
 import { DispatcherError } from './errors.js';
-import type { Fallback } from './emit-dispatcher.js';
+import type { Fallback, FallbackJump } from './emit-dispatcher.js';
 import { addressOf, assertArena, describe, optionsObject } from './validate.js';
 
 /** A trampoline whose entry nop a dispatcher pokes. */
 export interface Trampoline {
   /** Entry address; also the 5-byte poke site (8-aligned). */
   readonly entry: bigint;
-  /** How the trampoline reaches `bpf_func` (rdx) when no dispatcher is installed. */
+  /**
+   * The fallback policy it was created with: `retpoline` (through the thunk for rdx) or
+   * `indirect` (`jmp rdx`). A dispatcher on this trampoline reports the same.
+   */
   readonly fallback: Fallback;
   /**
-   * Where the trampoline and the dispatcher image send calls that no entry matches: the
-   * retpoline thunk for rdx, or the counting stub; null when they use a plain `jmp rdx`.
+   * The one value saying how the trampoline and every dispatcher image on it reach `bpf_func`
+   * (rdx) when no entry matches (the kernel's `emit_fallback_jump` / `emit_indirect_jump`):
+   * a jump to a thunk at an address (the retpoline thunk for rdx, or the counting stub of
+   * `countFallbacks`), or a plain `jmp rdx`. Created here once; the {@link Dispatcher}
+   * passes it unchanged to the generator.
+   */
+  readonly fallbackJump: FallbackJump;
+  /**
+   * The thunk address of {@link fallbackJump}, null for `jmp rdx`.
+   * @deprecated read `fallbackJump` (this is derived from it).
    */
   readonly thunk: bigint | null;
   /** The text regions it occupies. */
@@ -66,10 +77,7 @@ export interface TrampolineOptions {
   readonly countFallbacks?: boolean;
 }
 
-/** `jmp thunk` (the retpoline for rdx, or a stub before it), or `jmp rdx` without one. */
-function jumpToRdx(buf: CodeBuffer, thunk: bigint | null): void {
-  indirectJump(buf, 'rdx', thunk === null ? { retpoline: false } : { retpoline: true, thunk });
-}
+
 
 /**
  * Emit a retpoline thunk for `reg` into the arena (the kernel's
@@ -79,7 +87,7 @@ function jumpToRdx(buf: CodeBuffer, thunk: bigint | null): void {
 export function createRetpolineThunk(arena: TextArena, reg: Gp64 = 'rdx'): { address: bigint; region: Region } {
   assertArena(arena, 'createRetpolineThunk');
   if (!(GP64 as readonly unknown[]).includes(reg)) throw new DispatcherError('EINVAL', `createRetpolineThunk: ${describe(reg)} is not a 64-bit general-purpose register`);
-  const region = emitText(arena, 32, (buf) => void retpolineThunk(buf, reg), { align: 32 });
+  const region = emitText(arena, (buf) => void retpolineThunk(buf, reg), { align: 32 });
   return { address: region.address, region };
 }
 
@@ -106,49 +114,50 @@ export function createTrampoline(arena: TextArena, options: TrampolineOptions = 
   const regions: Region[] = [];
   const owned: Region[] = [];
   try {
-    let thunk: bigint | null = null;
+    // the fallback, decided once: the thunk (given or emitted here), else jmp rdx ...
+    let jump: FallbackJump = FALLBACK_INDIRECT;
     if (fallback === 'retpoline') {
-      if (given !== undefined) thunk = given;
+      if (given !== undefined) jump = fallbackThunk(given);
       else {
         const created = createRetpolineThunk(arena);
-        thunk = created.address;
+        jump = fallbackThunk(created.address);
         regions.push(created.region);
         owned.push(created.region);
       }
     }
     let counter: Region | null = null;
     if (opts.countFallbacks === true) {
-      // stub: count, then continue to the thunk (or jmp rdx)
+      // ... or a stub that counts, then continues to it
       const data = arena.allocData(64);
       counter = data;
       owned.push(data);
-      const next = thunk;
-      const stub = emitText(arena, 32, (buf) => {
+      const next = jump;
+      const stub = emitText(arena, (buf) => {
         push(buf, 'rax');
         mov(buf, 'rax', data.address);
         inc(buf, qword('rax'));
         pop(buf, 'rax');
-        jumpToRdx(buf, next);
+        emitFallbackJump(buf, next);
       });
       regions.push(stub);
       owned.push(stub);
-      thunk = stub.address;
+      jump = fallbackThunk(stub.address);
     }
-    const target = thunk;
-    const region = emitText(arena, 16, (buf) => {
+    const target = jump;
+    const region = emitText(arena, (buf) => {
       nop5(buf);
-      jumpToRdx(buf, target);
+      emitFallbackJump(buf, target);
     });
     regions.push(region);
     owned.push(region);
-    return makeTrampoline(arena, region.address, fallback, thunk, Object.freeze(regions), owned, counter);
+    return makeTrampoline(arena, region.address, fallback, target, Object.freeze(regions), owned, counter);
   } catch (error) {
     freeAll(arena, owned);
     throw wrapAllocError(error, 'createTrampoline');
   }
 }
 
-function makeTrampoline(arena: TextArena, entry: bigint, fallback: Fallback, thunk: bigint | null, regions: readonly Region[], owned: Region[], counter: Region | null): Trampoline {
+function makeTrampoline(arena: TextArena, entry: bigint, fallback: Fallback, fallbackJump: FallbackJump, regions: readonly Region[], owned: Region[], counter: Region | null): Trampoline {
   let state: 'live' | 'disposing' | 'disposed' = 'live';
   let pending: Promise<void> | null = null;
   const live = (what: string) => {
@@ -157,7 +166,8 @@ function makeTrampoline(arena: TextArena, entry: bigint, fallback: Fallback, thu
   const trampoline: Trampoline = Object.freeze({
     entry,
     fallback,
-    thunk,
+    fallbackJump,
+    thunk: fallbackJump.kind === 'thunk' ? fallbackJump.thunk : null,
     regions,
     arena,
     get disposed() {
@@ -166,7 +176,7 @@ function makeTrampoline(arena: TextArena, entry: bigint, fallback: Fallback, thu
     fallbacks: () => {
       live('fallbacks');
       if (counter === null) return null;
-      return new DataView(arena.read(counter.address, 8).buffer).getBigUint64(0, true);
+      return arena.memory(counter).getU64(0);
     },
     dispose: (options?: { readonly syncTimeoutMs?: number }) => {
       if (state === 'disposed') return Promise.resolve();

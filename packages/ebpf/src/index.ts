@@ -6,6 +6,7 @@ export { EbpfError, type EbpfErrorCode } from './errors.js';
 export {
   BPF_ALU_OP,
   BPF_ATOMIC,
+  BPF_ATOMIC_OPS,
   BPF_CLASS,
   BPF_JMP_OP,
   BPF_MODE,
@@ -63,7 +64,8 @@ export {
 export { aluOp, byteSwap, endianOp, jmpCond, movsxOp, negOp } from './interpreter/alu.js';
 export { JitError, MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_INSNS, type HelperTable, type JitOptions, type JitProgram, type VerifiedProgramLike, jit } from './jit/index.js';
 export { type TestRunOptions, type TestRunResult, testRun } from './test-run.js';
-export { DEFAULT_MAX_INSNS, DEFAULT_MAX_STATES, verify } from './verifier/verify.js';
+export { GuardedMemory, type GuardedMemoryOptions, type GuardedPlacement, guardedMemorySupported } from './guarded-memory.js';
+export { DEFAULT_MAX_INSNS, DEFAULT_MAX_STATES, isVerifiedProgram, verify } from './verifier/verify.js';
 export {
   VerifierError,
   type CtxFieldLoad,

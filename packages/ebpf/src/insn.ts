@@ -97,6 +97,20 @@ export const BPF_ATOMIC = Object.freeze({
   CMPXCHG: 0xf1,
 } as const);
 
+/** Every valid `imm` of a `STX | ATOMIC` instruction (RFC 9669's atomic operations). */
+export const BPF_ATOMIC_OPS: ReadonlySet<number> = new Set([
+  BPF_ATOMIC.ADD,
+  BPF_ATOMIC.OR,
+  BPF_ATOMIC.AND,
+  BPF_ATOMIC.XOR,
+  BPF_ATOMIC.ADD | BPF_ATOMIC.FETCH,
+  BPF_ATOMIC.OR | BPF_ATOMIC.FETCH,
+  BPF_ATOMIC.AND | BPF_ATOMIC.FETCH,
+  BPF_ATOMIC.XOR | BPF_ATOMIC.FETCH,
+  BPF_ATOMIC.XCHG,
+  BPF_ATOMIC.CMPXCHG,
+]);
+
 /** Pseudo sources of `call` (in `src`): a helper by id, a local (BPF-to-BPF) call, a kfunc. */
 export const BPF_PSEUDO_CALL = Object.freeze({ HELPER: 0, LOCAL: 1, KFUNC: 2 } as const);
 

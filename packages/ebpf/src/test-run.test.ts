@@ -33,6 +33,9 @@ const SUM: Insn[] = [
   exit(),
 ];
 
+/** jit's options for a program verified for a buffer of `size` bytes (the memory program type). */
+const mem = (size: number) => ({ progType: { kind: 'memory', size } }) as const;
+
 function data(): Uint8Array {
   const d = new Uint8Array(16);
   d[9] = 20;
@@ -42,7 +45,7 @@ function data(): Uint8Array {
 
 describe.skipIf(!NATIVE)('testRun on the native arena', () => {
   it('runs repeat times in one native call: r1 = data, r2 = length, data copied in and out', () => {
-    const prog = jit(nativeArena(), COUNTER);
+    const prog = jit(nativeArena(), COUNTER, mem(16));
     try {
       for (const repeat of [1, 7, 100_000]) {
         const input = data();
@@ -60,16 +63,17 @@ describe.skipIf(!NATIVE)('testRun on the native arena', () => {
   });
 
   it('empty data: r2 = 0', () => {
-    const prog = jit(nativeArena(), SUM);
+    const prog = jit(nativeArena(), SUM, mem(0));
     expect(testRun(prog).retval).toBe(0n);
-    expect(testRun(prog, { data: Uint8Array.of(1, 2, 3, 250) }).retval).toBe(256n);
-    prog.free();
+    const four = jit(nativeArena(), SUM, mem(4));
+    expect(testRun(four, { data: Uint8Array.of(1, 2, 3, 250) }).retval).toBe(256n);
+    four.free();
     prog.free();
     expect(() => testRun(prog)).toThrow(EbpfError);
   });
 
   it('bad options are EINVAL', () => {
-    const prog = jit(nativeArena(), SUM);
+    const prog = jit(nativeArena(), SUM, mem(0));
     for (const options of [{ repeat: -1 }, { repeat: 1.5 }, { repeat: 2 ** 32 }, { data: [1, 2] as unknown as Uint8Array }]) {
       expect(() => testRun(prog, options)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     }
@@ -82,10 +86,10 @@ describe('testRun on the simulated arena', () => {
   it('gives the same results as the native run (forms the simulated CPU implements)', () => {
     const arena = new SimulatedArena();
     for (const program of [COUNTER, SUM]) {
-      const prog = jit(arena, program);
+      const prog = jit(arena, program, mem(16));
       const sim = testRun(prog, { data: data(), repeat: 3 });
       if (NATIVE) {
-        const native = jit(nativeArena(), program);
+        const native = jit(nativeArena(), program, mem(16));
         const real = testRun(native, { data: data(), repeat: 3 });
         native.free();
         expect(sim.retval).toBe(real.retval);
@@ -99,7 +103,7 @@ describe('testRun on the simulated arena', () => {
 
   it('division, atomics and calls run on the simulated CPU too', () => {
     const arena = new SimulatedArena();
-    const prog = jit(arena, [mov(0, 7), mov(1, 2), aluX('DIV', 0, 1), exit()]);
+    const prog = jit(arena, [mov(0, 7), mov(1, 2), aluX('DIV', 0, 1), exit()], mem(0));
     expect(testRun(prog).retval).toBe(3n);
     arena.dispose();
   });

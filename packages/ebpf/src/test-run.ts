@@ -11,6 +11,7 @@
 import { emitText, type Region } from '@bpf-dispatcher/text-poke';
 import { BpfDispatcherError, call, dec, jcc, mov, pop, push, ret } from '@bpf-dispatcher/x86';
 import { EbpfError } from './errors.js';
+import { GuardedMemory, type GuardedPlacement } from './guarded-memory.js';
 import type { JitProgram } from './jit/jit.js';
 
 /** Options of {@link testRun}. */
@@ -19,6 +20,14 @@ export interface TestRunOptions {
   readonly data?: Uint8Array;
   /** How many times to run (the kernel's `repeat`; 0 means 1). Default 1. At most 2^32-1. */
   readonly repeat?: number;
+  /**
+   * Put the data between `PROT_NONE` guard pages instead of arena data memory, so a stray
+   * access faults (SIGSEGV) instead of going unnoticed (native arena only). `true` or
+   * `'end'`: the byte after the data is in a guard page; `'start'`: the byte before it.
+   * A {@link GuardedMemory} is used as it is (r1 = its address, r2 = its size; `data`, if
+   * given, must have its size and is copied in). Default: arena data memory.
+   */
+  readonly guarded?: boolean | GuardedPlacement | GuardedMemory;
 }
 
 /** What {@link testRun} returns (the kernel's `retval`, `data_out` and `duration`). */
@@ -73,21 +82,43 @@ export function testRun(prog: JitProgram, options: TestRunOptions = {}): TestRun
     throw new EbpfError('EINVAL', 'testRun: repeat must be an integer in 0..2^32-1');
   const runs = Math.max(repeat, 1);
   const arena = prog.arena;
-  const buffer = arena.allocData(Math.max(data.length, 8), 64);
+  const guard = guardedBuffer(options.guarded, data, arena.kind);
+  const buffer = guard === undefined ? arena.allocData(Math.max(data.length, 8), 64) : undefined;
   let loop: Region | undefined;
   try {
-    if (data.length > 0) arena.write(buffer.address, data);
+    if (buffer !== undefined && data.length > 0) arena.write(buffer.address, data);
+    const address = buffer?.address ?? (guard as GuardedMemory).address;
+    const length = guard?.size ?? data.length;
     loop = emitLoop(prog);
     const start = process.hrtime.bigint();
-    const retval = arena.call(loop.address, buffer.address, data.length, runs);
+    const retval = arena.call(loop.address, address, length, runs);
     const elapsed = Number(process.hrtime.bigint() - start);
-    const dataOut = data.length > 0 ? arena.read(buffer.address, data.length).slice() : new Uint8Array(0);
+    const dataOut = guard !== undefined ? guard.read() : data.length > 0 ? arena.read(address, data.length).slice() : new Uint8Array(0);
     return { retval, dataOut, durationNs: elapsed / runs };
   } catch (error) {
     if (BpfDispatcherError.isInstance(error)) throw error;
     throw new EbpfError('EINVAL', `testRun: ${(error as Error).message}`, { cause: error });
   } finally {
     if (loop !== undefined) arena.free(loop);
-    arena.free(buffer);
+    if (buffer !== undefined) arena.free(buffer);
+    if (guard !== undefined && guard !== options.guarded) guard.free();
   }
+}
+
+/** The guarded buffer a run uses (see {@link TestRunOptions.guarded}), data copied in; undefined for arena memory. */
+function guardedBuffer(option: TestRunOptions['guarded'], data: Uint8Array, kind: string): GuardedMemory | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (kind !== 'native') throw new EbpfError('EINVAL', 'testRun: guarded memory needs a native arena');
+  if (option instanceof GuardedMemory) {
+    if (option.freed) throw new EbpfError('EINVAL', 'testRun: the guarded memory was freed');
+    if (data.length > 0 && data.length !== option.size)
+      throw new EbpfError('EINVAL', `testRun: data is ${data.length} bytes, the guarded memory ${option.size}`);
+    if (data.length > 0) option.write(data);
+    return option;
+  }
+  if (option !== true && option !== 'end' && option !== 'start')
+    throw new EbpfError('EINVAL', "testRun: guarded must be a boolean, 'end', 'start' or a GuardedMemory");
+  const memory = GuardedMemory.create(data.length, { placement: option === true ? 'end' : option });
+  memory.write(data);
+  return memory;
 }

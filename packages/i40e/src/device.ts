@@ -1,22 +1,15 @@
+import { Mutex } from '@bpf-dispatcher/dispatcher';
 import { type Reader, type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
 import type { CodeBuffer } from '@bpf-dispatcher/x86';
-import {
-  XDP_ACTION_NAMES,
-  XDP_BUFF,
-  XDP_HEADROOM,
-  XDP_RXQ,
-  type UdpFlow,
-  type XdpCall,
-  type XdpCallClaim,
-  type XdpProg,
-  buildUdpFrame,
-  claimXdpCall,
-  defineXdpCall,
-} from '@bpf-dispatcher/xdp-call';
+import { RECORD_META_SIZE, type XdpCall, type XdpCallClaim, type XdpProg, claimXdpCall, defineXdpCall } from '@bpf-dispatcher/xdp-call';
+import { emitDriverLoop } from './driver-loop.js';
 import { I40eError } from './errors.js';
+import { emitNapiPoll } from './napi-poll.js';
+import { FRAME_SLOT, type RingCounters, type RxMode, type RxRing, createRxRing, isRxRing, sumRingCounters } from './ring.js';
+import { MAX_FLOWS, defaultFlows } from './traffic/flows.js';
+import { type UdpFlow, buildUdpFrame } from './traffic/packet.js';
 import { assertArena, describe, freeRegions, optionsObject } from './validate.js';
-import { BUFFER_STRIDE, COUNTERS, DESC, FRAME_SLOT, RING } from './layout.js';
-import { type RxMode, emitDriverLoop, emitNapiPoll } from './napi-poll.js';
+import { setupFillRing, umemFrames } from './xsk.js';
 
 /** Options of {@link I40eDevice}. */
 export interface I40eDeviceOptions {
@@ -53,41 +46,6 @@ export interface I40eDeviceOptions {
   readonly verifyHandlers?: boolean;
 }
 
-/** Counters of one rx ring (or a sum of rings). */
-export interface RingCounters {
-  readonly packets: bigint;
-  readonly bytes: bigint;
-  /** Verdict counts by name: ABORTED, DROP, PASS, TX, REDIRECT. */
-  readonly actions: Readonly<Record<(typeof XDP_ACTION_NAMES)[number], bigint>>;
-  /** Verdicts outside the defined ones. */
-  readonly errors: bigint;
-  readonly stackEnqueued: bigint;
-  readonly stackDropped: bigint;
-  readonly txPackets: bigint;
-  readonly txDropped: bigint;
-  /** Packets that met no program (they went to the stack). */
-  readonly noProg: bigint;
-  readonly polls: bigint;
-  /** Packets not signed by the program the loop ran (only with verifyHandlers). */
-  readonly misrouted: bigint;
-}
-
-/**
- * `count` distinct UDP flows: 10.0.0.(i+1):(1024+i) -> 10.0.1.1:(1000 + i).
- * @throws I40eError EINVAL unless `count` is an integer from 1 to 4096.
- */
-export function defaultFlows(count = 8): UdpFlow[] {
-  if (!Number.isInteger(count) || count < 1 || count > 4096) throw new I40eError('EINVAL', `defaultFlows: count must be an integer from 1 to 4096, got ${describe(count)}`);
-  return Array.from({ length: count }, (_, i) => ({
-    srcMac: [0x02, 0x00, 0x00, 0x00, 0x01, i & 0xff],
-    dstMac: [0x02, 0x00, 0x00, 0x00, 0x02, 0x01],
-    srcIp: (0x0a000000 + i + 1) >>> 0,
-    dstIp: 0x0a000101,
-    srcPort: 1024 + i,
-    dstPort: 1000 + i,
-  }));
-}
-
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
 function intOption(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
@@ -96,13 +54,12 @@ function intOption(value: number | undefined, fallback: number, min: number, max
   return v;
 }
 
-/** Only this module makes netdevs and rings (their constructors take this token). */
+/** Only this module makes netdevs (their constructor takes this token). */
 const TOKEN = Symbol('i40e');
 
-/** Devices, netdevs and rings this package made (recognised by identity, not by shape). */
+/** Devices and netdevs this package made (recognised by identity, not by shape). */
 const devices = new WeakSet<object>();
 const netdevSet = new WeakSet<object>();
-const ringSet = new WeakSet<object>();
 
 /** True if `value` is a netdev of an I40eDevice (made by this package). */
 export function isNetdev(value: unknown): value is Netdev {
@@ -114,120 +71,16 @@ export function isI40eDevice(value: unknown): value is I40eDevice {
   return typeof value === 'object' && value !== null && devices.has(value);
 }
 
-/** One rx queue of a netdev, with its descriptor ring, buffers and counters in native memory. */
-export class RxRing {
-  /** Address of the ring structure the poll loop takes. */
-  readonly address: bigint;
-  readonly #arena: TextArena;
-  readonly #view: DataView;
-  readonly #words: BigInt64Array;
-
-  /** @internal made by I40eDevice only. @throws I40eError EINVAL otherwise. */
-  constructor(
-    readonly netdev: Netdev,
-    readonly queueIndex: number,
-    arena: TextArena,
-    region: Region,
-    readonly size: number,
-    token?: symbol,
-  ) {
-    if (token !== TOKEN) throw new I40eError('EINVAL', 'RxRing: rings are made by I40eDevice');
-    this.#arena = arena;
-    this.address = region.address;
-    const bytes = arena.dataView(region);
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-    this.#words = new BigInt64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
-    ringSet.add(this);
-  }
-
-  /** The ring's memory, once checked to be still there. @throws I40eError DISPOSED. */
-  #live(what: string): DataView {
-    this.netdev.device.check(`ring.${what}`);
-    return this.#view;
-  }
-
-  /** The ring's counters now (a snapshot). @throws I40eError DISPOSED after the device or its arena is disposed. */
-  counters(): RingCounters {
-    const view = this.#live('counters');
-    const at = (offset: number) => view.getBigUint64(RING.counters + offset, true);
-    const actions = Object.fromEntries(XDP_ACTION_NAMES.map((name, i) => [name, at(COUNTERS.actions + 8 * i)])) as RingCounters['actions'];
-    return {
-      packets: at(COUNTERS.packets),
-      bytes: at(COUNTERS.bytes),
-      actions,
-      errors: at(COUNTERS.errors),
-      stackEnqueued: at(COUNTERS.stackEnqueued),
-      stackDropped: at(COUNTERS.stackDropped),
-      txPackets: at(COUNTERS.txPackets),
-      txDropped: at(COUNTERS.txDropped),
-      noProg: at(COUNTERS.noProg),
-      polls: at(COUNTERS.polls),
-      misrouted: at(COUNTERS.misrouted),
-    };
-  }
-
-  /** Zero the counters. @throws I40eError DISPOSED like {@link counters}. */
-  resetCounters(): void {
-    const view = this.#live('resetCounters');
-    for (let off = 0; off < COUNTERS.size; off += 8) view.setBigUint64(RING.counters + off, 0n, true);
-  }
-
-  /** @internal READ_ONCE-safe store of the ring's program (`struct bpf_prog *` or 0). */
-  static setProgStruct(ring: RxRing, struct: bigint): void {
-    ring.#live('setProgStruct');
-    Atomics.store(ring.#words, RING.xdpProg / 8, BigInt.asIntN(64, struct));
-  }
-
-  /** The ring's program struct address now (0 when none). @throws I40eError DISPOSED like {@link counters}. */
-  progStruct(): bigint {
-    this.#live('progStruct');
-    return BigInt.asUintN(64, Atomics.load(this.#words, RING.xdpProg / 8));
-  }
-
-  /**
-   * Take the frames the stack queue holds (PASS verdicts): their data address and length,
-   * and a copy of their bytes (`frame`), taken now — the buffer is the NIC's again.
-   * @throws I40eError DISPOSED like {@link counters}.
-   */
-  drainStack(): { data: bigint; length: number; frame: Uint8Array }[] {
-    const view = this.#live('drainStack');
-    const head = view.getUint32(RING.stackHead, true);
-    let tail = view.getUint32(RING.stackTail, true);
-    const mask = view.getUint32(RING.stackMask, true);
-    const base = view.getBigUint64(RING.stack, true);
-    const out: { data: bigint; length: number; frame: Uint8Array }[] = [];
-    while (tail !== head) {
-      const entry = new DataView(this.#arena.read(base + BigInt((tail & mask) * 16), 16).buffer);
-      const data = entry.getBigUint64(0, true);
-      const length = Number(entry.getBigUint64(8, true));
-      out.push({ data, length, frame: this.#arena.read(data, length) });
-      tail = (tail + 1) >>> 0;
-    }
-    view.setUint32(RING.stackTail, tail, true);
-    return out;
-  }
-
-  /** Take the frames transmitted (TX verdicts), as copied bytes. @throws I40eError DISPOSED like {@link counters}. */
-  drainTx(): Uint8Array[] {
-    const view = this.#live('drainTx');
-    const head = view.getUint32(RING.txHead, true);
-    let tail = view.getUint32(RING.txTail, true);
-    const mask = view.getUint32(RING.txMask, true);
-    const base = view.getBigUint64(RING.tx, true);
-    const lengths = view.getBigUint64(RING.txLengths, true);
-    const out: Uint8Array[] = [];
-    while (tail !== head) {
-      const slot = tail & mask;
-      const length = Number(new DataView(this.#arena.read(lengths + BigInt(slot * 8), 8).buffer).getBigUint64(0, true));
-      out.push(this.#arena.read(base + BigInt(slot * FRAME_SLOT), length));
-      tail = (tail + 1) >>> 0;
-    }
-    view.setUint32(RING.txTail, tail, true);
-    return out;
-  }
-}
-
-/** A network device (port) of the driver: its ifindex, rx rings and attached program. */
+/**
+ * A network device (port) of the driver: its ifindex, rx rings and attached program.
+ *
+ * Ownership, as in the kernel: the netdev owns its prog pointer (`vsi->xdp_prog`) and the
+ * one reference on the program that goes with it (`retainXdpProg`, released when the
+ * pointer changes); its rings hold copies of that pointer for the poll loop's READ_ONCE.
+ * It does not count users: the dispatcher's slots own the count of netdevs sharing a
+ * program (`xdp_call_update` adds and removes one), and the device owns the lock under
+ * which both change ({@link i40eXdpSetup}).
+ */
 export class Netdev {
   readonly rings: readonly RxRing[];
   #prog: XdpProg | null = null;
@@ -251,7 +104,7 @@ export class Netdev {
     return this.#prog;
   }
 
-  /** @internal record the attached program and its retention (releasing the previous one). */
+  /** @internal record the attached program and its retention (releasing the previous one); only i40eXdpSetup calls it, under the device's lock. */
   static setProg(netdev: Netdev, prog: XdpProg | null, release: (() => void) | null): void {
     netdev.#release?.();
     netdev.#prog = prog;
@@ -267,6 +120,11 @@ interface PollCode {
 /**
  * The device: several netdevs with rx rings, one `i40e_xdp_call` shared by all of them
  * (as the driver's single `DEFINE_XDP_CALL`), and the JIT'd NAPI poll loops.
+ *
+ * Ownership: the device owns its xdp_call (claimed: a netdev's program is detached only
+ * through `i40eXdpSetup`), its lock (private; `i40eXdpSetup` and `dispose` run under it,
+ * one at a time), and every region it allocated (rings, ring tables, poll-loop code). Each
+ * netdev owns its prog pointer; the dispatcher's slots own the users count.
  */
 export class I40eDevice {
   readonly xdpCall: XdpCall;
@@ -284,7 +142,8 @@ export class I40eDevice {
   /** Every region the device allocated (rings, tables, poll code), freed by dispose(). */
   readonly #owned: Region[] = [];
   readonly #claim: XdpCallClaim;
-  #setupQueue: Promise<unknown> = Promise.resolve();
+  /** The device's lock: serialises i40eXdpSetup of its netdevs and dispose (private; only the device queues on it). */
+  readonly #setupLock = new Mutex();
   #disposing: Promise<void> | null = null;
 
   /**
@@ -312,7 +171,7 @@ export class I40eDevice {
     if (mode !== 'copy' && mode !== 'zc') throw new I40eError('EINVAL', `I40eDevice: mode must be 'copy' or 'zc', got ${describe(mode)}`);
     this.mode = mode;
     const flows = opts.flows ?? defaultFlows();
-    if (!Array.isArray(flows) || flows.length === 0 || flows.length > 4096) throw new I40eError('EINVAL', 'I40eDevice: flows must be an array of 1 to 4096 flows');
+    if (!Array.isArray(flows) || flows.length === 0 || flows.length > MAX_FLOWS) throw new I40eError('EINVAL', `I40eDevice: flows must be an array of 1 to ${MAX_FLOWS} flows`);
     this.flows = Object.freeze([...flows]);
     const templates = this.flows.map((flow, i) => buildUdpFrame(flow, this.frameLength, i));
     for (const [name, value] of [['stats', opts.stats], ['dispatcher', opts.dispatcher], ['retpoline', opts.retpoline], ['verifyHandlers', opts.verifyHandlers]] as const) {
@@ -348,78 +207,29 @@ export class I40eDevice {
     devices.add(this);
   }
 
+  /** The poll loop and driver loop of one variant, each in text sized from its code (the device owns the regions). */
   private emitCode(stats: boolean, verifyHandlers: boolean): PollCode {
-    const emit = (size: number, fn: (buf: CodeBuffer) => void) => {
-      const region = emitText(this.arena, size, fn, { align: 64 });
+    const emit = (fn: (buf: CodeBuffer) => void) => {
+      const region = emitText(this.arena, fn, { align: 64 });
       this.#owned.push(region);
       return region.address;
     };
-    const napiPoll = emit(4096, (buf) => emitNapiPoll(buf, this.xdpCall.trampoline.entry, { mode: this.mode, stats, verifyHandlers }));
-    const driverLoop = emit(256, (buf) => emitDriverLoop(buf, napiPoll));
+    const napiPoll = emit((buf) => emitNapiPoll(buf, this.xdpCall.trampoline.entry, { mode: this.mode, stats, verifyHandlers, signatureOffset: -RECORD_META_SIZE }));
+    const driverLoop = emit((buf) => emitDriverLoop(buf, napiPoll));
     return { napiPoll, driverLoop };
   }
 
-  private createRing(netdev: Netdev, queueIndex: number, templates: Uint8Array[]): RxRing {
-    const arena = this.arena;
-    const R = this.ringSize;
-    const frames = this.mode === 'zc' ? 2 * R : R;
+  /** One rx ring of `netdev` (ring.ts), with its fill ring in zero-copy mode (xsk.ts); the device owns the memory. */
+  private createRing(netdev: Netdev, queueIndex: number, templates: readonly Uint8Array[]): RxRing {
     const alloc = (size: number, align: number): Region => {
-      const r = arena.allocData(size, { align });
+      const r = this.arena.allocData(size, { align });
       this.#owned.push(r);
       return r;
     };
-    const region = alloc(RING.size, 64);
-    const ring = new RxRing(netdev, queueIndex, arena, region, R, TOKEN);
-    const buff = alloc(XDP_BUFF.size + XDP_RXQ.size, 64);
-    const descs = alloc(DESC.size * R, 64);
-    const buffers = alloc(BUFFER_STRIDE * frames, 4096);
-    const templateRegion = alloc(FRAME_SLOT * frames, 64);
-    const stack = alloc(16 * R + FRAME_SLOT * R, 64);
-    const tx = alloc(FRAME_SLOT * R, 64);
-    const txLengths = alloc(8 * R, 64);
-    const fill = this.mode === 'zc' ? alloc(8 * frames, 64) : null;
-
-    const b = new DataView(arena.dataView(buff).buffer, arena.dataView(buff).byteOffset, XDP_BUFF.size + XDP_RXQ.size);
-    b.setBigUint64(XDP_BUFF.rxq, buff.address + BigInt(XDP_BUFF.size), true);
-    b.setUint32(XDP_BUFF.frameSize, BUFFER_STRIDE, true);
-    b.setUint32(XDP_BUFF.ingressIfindex, netdev.ifindex, true);
-    b.setUint32(XDP_BUFF.rxQueueIndex, queueIndex, true);
-    b.setUint32(XDP_BUFF.size + XDP_RXQ.ifindex, netdev.ifindex, true);
-    b.setUint32(XDP_BUFF.size + XDP_RXQ.queueIndex, queueIndex, true);
-
-    // frames: frame k carries flow k mod flows; its template is kept for TX refills
-    const bufferBytes = arena.dataView(buffers);
-    const templateBytes = arena.dataView(templateRegion);
-    for (let k = 0; k < frames; k++) {
-      const frame = templates[k % templates.length] as Uint8Array;
-      bufferBytes.set(frame, k * BUFFER_STRIDE + XDP_HEADROOM);
-      templateBytes.set(frame, k * FRAME_SLOT);
-    }
-    const d = new DataView(arena.dataView(descs).buffer, arena.dataView(descs).byteOffset, DESC.size * R);
-    for (let i = 0; i < R; i++) {
-      d.setBigUint64(i * DESC.size + DESC.addr, buffers.address + BigInt(i * BUFFER_STRIDE), true);
-      d.setUint16(i * DESC.size + DESC.length, this.frameLength, true);
-      d.setUint16(i * DESC.size + DESC.status, DESC.DD, true);
-    }
-    const r = new DataView(arena.dataView(region).buffer, arena.dataView(region).byteOffset, RING.size);
-    r.setBigUint64(RING.descs, descs.address, true);
-    r.setUint32(RING.mask, R - 1, true);
-    r.setBigUint64(RING.xdpBuff, buff.address, true);
-    r.setBigUint64(RING.templates, templateRegion.address, true);
-    r.setBigUint64(RING.buffers, buffers.address, true);
-    r.setBigUint64(RING.stack, stack.address, true);
-    r.setUint32(RING.stackMask, R - 1, true);
-    r.setBigUint64(RING.tx, tx.address, true);
-    r.setBigUint64(RING.txLengths, txLengths.address, true);
-    r.setUint32(RING.txMask, R - 1, true);
-    if (fill !== null) {
-      const f = new DataView(arena.dataView(fill).buffer, arena.dataView(fill).byteOffset, 8 * frames);
-      for (let i = 0; i < R; i++) f.setBigUint64(i * 8, buffers.address + BigInt((R + i) * BUFFER_STRIDE), true);
-      r.setBigUint64(RING.fill, fill.address, true);
-      r.setUint32(RING.fillMask, frames - 1, true);
-      r.setUint32(RING.fillProd, R, true);
-      r.setUint32(RING.fillCons, 0, true);
-    }
+    const R = this.ringSize;
+    const frames = this.mode === 'zc' ? umemFrames(R) : R;
+    const ring = createRxRing(netdev, queueIndex, { arena: this.arena, size: R, frames, frameLength: this.frameLength, templates, alloc });
+    if (this.mode === 'zc') setupFillRing(this.arena, ring, alloc);
     return ring;
   }
 
@@ -433,9 +243,9 @@ export class I40eDevice {
     const table = this.arena.allocData(8 * rings.length, { align: 64 });
     this.#owned.push(table);
     this.tables.set(key, table.address);
-    const v = new DataView(this.arena.dataView(table).buffer, this.arena.dataView(table).byteOffset, 8 * rings.length);
+    const entries = this.arena.memory(table);
     rings.forEach((ring, i) => {
-      v.setBigUint64(i * 8, ring.address, true);
+      entries.setU64(i * 8, ring.address);
     });
     return table.address;
   }
@@ -473,7 +283,7 @@ export class I40eDevice {
   }
 
   private checkRing(ring: unknown, what: string): asserts ring is RxRing {
-    if (typeof ring !== 'object' || ring === null || !ringSet.has(ring) || (ring as RxRing).netdev.device !== this) {
+    if (!isRxRing(ring) || ring.netdev.device !== this) {
       throw new I40eError('UNKNOWN_NETDEV', `${what}: the ring does not belong to this device`);
     }
   }
@@ -562,28 +372,15 @@ export class I40eDevice {
     this.check('totals');
     if (!Array.isArray(rings)) throw new I40eError('EINVAL', 'totals: rings must be an array of this device\'s rings');
     for (const ring of rings) this.checkRing(ring, 'totals');
-    const all = rings.map((r) => r.counters());
-    const sum = (f: (c: RingCounters) => bigint) => all.reduce((acc, c) => acc + f(c), 0n);
-    return {
-      packets: sum((c) => c.packets),
-      bytes: sum((c) => c.bytes),
-      actions: Object.fromEntries(XDP_ACTION_NAMES.map((n) => [n, sum((c) => c.actions[n])])) as RingCounters['actions'],
-      errors: sum((c) => c.errors),
-      stackEnqueued: sum((c) => c.stackEnqueued),
-      stackDropped: sum((c) => c.stackDropped),
-      txPackets: sum((c) => c.txPackets),
-      txDropped: sum((c) => c.txDropped),
-      noProg: sum((c) => c.noProg),
-      polls: sum((c) => c.polls),
-      misrouted: sum((c) => c.misrouted),
-    };
+    return sumRingCounters(rings.map((r) => r.counters()));
   }
 
-  /** @internal run `fn` after every earlier i40eXdpSetup of this device has settled. */
+  /**
+   * @internal run `fn` under the device's lock, after every earlier i40eXdpSetup of this
+   * device has settled (the lock is the device's own; callers cannot reach or replace it).
+   */
   static serialise<T>(device: I40eDevice, fn: () => Promise<T>): Promise<T> {
-    const run = device.#setupQueue.then(fn);
-    device.#setupQueue = run.catch(() => undefined);
-    return run;
+    return device.#setupLock.run(fn);
   }
 
   /** @internal the device's private access to its xdp_call. */
@@ -605,7 +402,7 @@ export class I40eDevice {
     if (this.#disposing !== null) return this.#disposing;
     const run = (async () => {
       try {
-        await this.#setupQueue;
+        await this.#setupLock.run(() => undefined);
         await this.#claim.dispose();
       } catch (error) {
         this.#disposing = null;

@@ -6,9 +6,11 @@ import { NativeArena, SimulatedArena, type TextArena, nativeSupported } from '@b
 import { CodeBuffer, NOP5 } from '@bpf-dispatcher/x86';
 import { XdpAction, xdpCallUpdate, xdpDrop, xdpPass, xdpRecord } from '@bpf-dispatcher/xdp-call';
 import { describe, expect, it } from 'vitest';
-import { I40eDevice, Netdev, RxRing, defaultFlows } from './device.js';
-import { emitDriverLoop, emitNapiPoll } from './napi-poll.js';
-import { freeSpace } from './test-support/free-space.js';
+import { I40eDevice, Netdev } from './device.js';
+import { emitDriverLoop } from './driver-loop.js';
+import { emitNapiPoll } from './napi-poll.js';
+import { RxRing } from './ring.js';
+import { defaultFlows } from './traffic/flows.js';
 import { i40eXdpSetup } from './xdp-setup.js';
 
 const ARENAS: [string, () => TextArena, number][] = [
@@ -52,7 +54,7 @@ describe.each(ARENAS)('i40e hardening on the %s arena', (_name, create, cycles) 
     await expect(i40eXdpSetup(Object.create(Netdev.prototype), prog)).rejects.toMatchObject({ code: 'UNKNOWN_NETDEV' });
     await expect(i40eXdpSetup({ ...eth0 } as never, prog)).rejects.toMatchObject({ code: 'UNKNOWN_NETDEV' });
     expect(() => new Netdev(device, 9, 'eth9')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(() => new RxRing(eth0, 0, arena, { address: 0x1000n, size: 256, kind: 'data' }, 8)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => new RxRing(eth0, 0, arena, { address: 0x1000n, size: 256, kind: 'data' } as never, 8)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(() => device.napiPoll({ ...device.rings[0] } as never)).toThrow(expect.objectContaining({ code: 'UNKNOWN_NETDEV' }));
     const gone = xdpPass(arena);
     await gone.dispose();
@@ -155,7 +157,7 @@ describe.each(ARENAS)('i40e hardening on the %s arena', (_name, create, cycles) 
   it(`I40eDevice: ${cycles} cycles of create, attach, run, dispose keep memory flat`, async () => {
     const arena = create();
     const prog = xdpRecord(arena, { verdict: XdpAction.DROP });
-    const before = freeSpace(arena);
+    const before = arena.usage();
     for (let i = 0; i < cycles; i++) {
       const device = new I40eDevice(arena, { ringSize: 8, mode: i % 2 === 0 ? 'copy' : 'zc', verifyHandlers: i % 3 === 0 });
       if (i % 50 === 0) {
@@ -165,21 +167,21 @@ describe.each(ARENAS)('i40e hardening on the %s arena', (_name, create, cycles) 
       }
       await device.dispose();
     }
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     await prog.dispose();
     arena.dispose();
   }, 600_000);
 
   it('a constructor that fails (bad option, or an arena too small) leaves nothing allocated', () => {
     const arena = create();
-    const before = freeSpace(arena);
+    const before = arena.usage();
     const bad = [{ verifyHandlers: 1 }, { stats: 'yes' }, { dispatcher: 0 }, { retpoline: 'no' }, { maxProgs: 99 }, { syncTimeoutMs: -5 }, { flows: [{}] }, { flows: 'x' }];
     for (const options of bad) expect(() => new I40eDevice(arena, options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     // 16 netdevs of 4096-descriptor rings do not fit: ENOMEM part-way, everything freed
     expect(() => new I40eDevice(arena, { netdevs: 16, ringSize: 4096 })).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
     expect(() => new I40eDevice(arena, { netdevs: 2, ringSize: 64 })).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     arena.dispose();
   });
 });
@@ -197,6 +199,8 @@ describe('i40e: bad arguments are typed EINVAL, never TypeError', () => {
       ['emitNapiPoll entry', () => emitNapiPoll(new CodeBuffer(0n), 'x' as never, { mode: 'copy', stats: false })],
       ['emitNapiPoll options', () => emitNapiPoll(new CodeBuffer(0n), 0n, null as never)],
       ['emitNapiPoll mode', () => emitNapiPoll(new CodeBuffer(0n), 0n, { mode: 'dma' as never, stats: false })],
+      ['emitNapiPoll signatureOffset', () => emitNapiPoll(new CodeBuffer(0n), 0n, { mode: 'copy', stats: false, verifyHandlers: true })],
+      ['emitNapiPoll signatureOffset range', () => emitNapiPoll(new CodeBuffer(0n), 0n, { mode: 'copy', stats: false, verifyHandlers: true, signatureOffset: 0 })],
       ['emitDriverLoop(null)', () => emitDriverLoop(null as never, 0n)],
       ['emitDriverLoop entry', () => emitDriverLoop(new CodeBuffer(0n), null as never)],
     ];

@@ -3,7 +3,6 @@ import { NOP5 } from '@bpf-dispatcher/x86';
 import {
   RXQ_INFO_MAX_RXQS,
   XdpAction,
-  parseUdpFrame,
   xdpDrop,
   xdpPass,
   xdpRecord,
@@ -12,7 +11,10 @@ import {
   xdpUdpFilter,
 } from '@bpf-dispatcher/xdp-call';
 import { afterEach, describe, expect, it } from 'vitest';
-import { I40eDevice, type RingCounters, defaultFlows } from './device.js';
+import { I40eDevice } from './device.js';
+import type { RingCounters } from './ring.js';
+import { defaultFlows } from './traffic/flows.js';
+import { parseUdpFrame } from './traffic/packet.js';
 import { i40eXdpSetup } from './xdp-setup.js';
 
 const ARENAS: [string, () => TextArena, number][] = [

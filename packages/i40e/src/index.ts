@@ -1,11 +1,28 @@
 /**
  * `@bpf-dispatcher/i40e`: a driver-integration shim modelled on the i40e driver's use of
- * xdp_call: netdevs with rx rings in native memory, generated UDP traffic, one shared
+ * xdp_call: netdevs with rx rings in native memory, generated UDP traffic (the frame
+ * builder, parser, checksums and flows, in `traffic/`), one shared
  * `i40e_xdp_call`, {@link i40eXdpSetup}, and JIT'd NAPI poll loops (copy mode and
  * zero-copy) with a native driver loop.
  */
 export { I40eError, type I40eErrorCode } from './errors.js';
-export { BUFFER_STRIDE, COUNTERS, DESC, FRAME_SLOT, RING } from './layout.js';
-export { type RxMode, emitDriverLoop, emitNapiPoll } from './napi-poll.js';
-export { I40eDevice, type I40eDeviceOptions, Netdev, type RingCounters, RxRing, defaultFlows, isI40eDevice, isNetdev } from './device.js';
+export {
+  BUFFER_STRIDE,
+  COUNTERS,
+  DESC,
+  FRAME_SLOT,
+  RING,
+  RingCountersStruct,
+  RxDescStruct,
+  RxRingStruct,
+  StackEntryStruct,
+  type RingCounters,
+  type RxMode,
+  RxRing,
+} from './ring.js';
+export { type NapiPollOptions, emitNapiPoll } from './napi-poll.js';
+export { emitDriverLoop } from './driver-loop.js';
+export { I40eDevice, type I40eDeviceOptions, Netdev, isI40eDevice, isNetdev } from './device.js';
 export { i40eXdpSetup } from './xdp-setup.js';
+export { MAX_FLOWS, defaultFlows } from './traffic/flows.js';
+export { UDP_HEADERS, type ParsedUdpFrame, type UdpFlow, buildUdpFrame, internetChecksum, parseUdpFrame } from './traffic/packet.js';

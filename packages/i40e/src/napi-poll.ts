@@ -1,55 +1,53 @@
-import { BPF_PROG, RECORD_META_SIZE, XDP_BUFF, XDP_HEADROOM, XdpAction, emitXdpCallRun } from '@bpf-dispatcher/xdp-call';
-import {
-  CodeBuffer,
-  type Gp64,
-  type Label,
-  add,
-  alu,
-  cmovcc,
-  dword,
-  inc,
-  jcc,
-  jmp,
-  lea,
-  mov,
-  movzx,
-  pop,
-  ptr,
-  push,
-  qword,
-  ret,
-  shift,
-  test,
-  word,
-  call,
-} from '@bpf-dispatcher/x86';
+import { emitQuiescentState } from '@bpf-dispatcher/text-poke';
+import { BPF_PROG, XDP_BUFF, XDP_HEADROOM, XdpAction, emitXdpCallRun } from '@bpf-dispatcher/xdp-call';
+import { type CodeBuffer, type Label, alu, dword, inc, jcc, jmp, lea, mov, movzx, ptr, qword, shift, test, word } from '@bpf-dispatcher/x86';
+import { checkEmit, copyFrame, currentDesc, epilogue, prologue } from './emit-common.js';
 import { I40eError } from './errors.js';
-import { BUFFER_SHIFT, COUNTERS, DESC, FRAME_SHIFT, FRAME_SLOT, RING } from './layout.js';
+import { COUNTERS, DESC, FRAME_SHIFT, RING, type RxMode, STACK_ENTRY_SHIFT, StackEntryStruct } from './ring.js';
 import { describe } from './validate.js';
+import { XSK_RX } from './xsk.js';
 
-/** Receive path flavour: copy mode (`i40e_run_xdp`) or AF_XDP zero-copy (`i40e_run_xdp_zc`). */
-export type RxMode = 'copy' | 'zc';
-
-const SAVED: readonly Gp64[] = ['rbp', 'rbx', 'r12', 'r13', 'r14', 'r15'];
 const C = (field: keyof typeof COUNTERS) => RING.counters + COUNTERS[field];
 
-function prologue(buf: CodeBuffer, frame: number): void {
-  for (const r of SAVED) push(buf, r);
-  alu(buf, 'sub', 'rsp', frame);
+/**
+ * What the NAPI poll loop asks of the receive path for its buffer handling (rbx = ring,
+ * r12 = the ring's xdp_buff). Copy mode is {@link COPY_RX} here; zero-copy is xsk.ts's
+ * `XSK_RX`.
+ */
+export interface RxBufferPath {
+  /** After a verdict, before next_to_clean advances: give the buffer back. May clobber rax, rcx, rdx. */
+  emitRecycle(buf: CodeBuffer): void;
+  /** PASS: store the frame's data address in the stack entry at [rdx] (slot index in rcx). May clobber rsi, rdi, r8. */
+  emitStackData(buf: CodeBuffer): void;
+  /** TX refill: leave the index of the buffer's template frame in rsi. */
+  emitTemplateIndex(buf: CodeBuffer): void;
 }
 
-function epilogue(buf: CodeBuffer, frame: number): void {
-  alu(buf, 'add', 'rsp', frame);
-  for (const r of [...SAVED].reverse()) pop(buf, r);
-  ret(buf);
-}
+/** Copy mode (`i40e_run_xdp`): the ring's own buffers stay with their descriptors; PASS hands the buffer itself to the stack. */
+export const COPY_RX: RxBufferPath = Object.freeze({
+  emitRecycle(): void {},
+  emitStackData(buf: CodeBuffer): void {
+    mov(buf, 'rsi', qword('r12', XDP_BUFF.data));
+    mov(buf, qword('rdx', StackEntryStruct.offsets.data), 'rsi');
+  },
+  emitTemplateIndex(buf: CodeBuffer): void {
+    mov(buf, 'esi', dword('rbx', RING.nextToClean));
+  },
+});
 
-/** Copy FRAME_SLOT bytes from [src] to [dst] with qword moves through `tmp`. */
-function copyFrame(buf: CodeBuffer, dst: Gp64, src: Gp64, tmp: Gp64): void {
-  for (let off = 0; off < FRAME_SLOT; off += 8) {
-    mov(buf, tmp, qword(src, off));
-    mov(buf, qword(dst, off), tmp);
-  }
+/** Options of {@link emitNapiPoll}. */
+export interface NapiPollOptions {
+  /** The receive path: copy mode, or zero-copy (xsk.ts). */
+  readonly mode: RxMode;
+  /** Program stats around each run (xdp_call_run's time-stamp counter). */
+  readonly stats: boolean;
+  /** Check that each packet was handled by the program the loop meant to run (default false). */
+  readonly verifyHandlers?: boolean;
+  /**
+   * With `verifyHandlers`: where, relative to `data`, programs sign packets with their id
+   * (a u32 in the headroom, -XDP_HEADROOM..-4; xdp_record's is `-RECORD_META_SIZE`).
+   */
+  readonly signatureOffset?: number;
 }
 
 /**
@@ -66,26 +64,6 @@ function reserveSlot(buf: CodeBuffer, head: number, tail: number, maskField: num
   alu(buf, 'and', 'ecx', dword('rbx', maskField));
 }
 
-/** rcx = &fill[index & fill_mask] for the u32 fill-ring index at `indexField`. */
-function fillEntry(buf: CodeBuffer, indexField: number): void {
-  mov(buf, 'ecx', dword('rbx', indexField));
-  alu(buf, 'and', 'ecx', dword('rbx', RING.fillMask));
-  shift(buf, 'shl', 'rcx', 3);
-  alu(buf, 'add', 'rcx', qword('rbx', RING.fill));
-}
-
-/** rax = &descs[next_to_clean]. */
-function currentDesc(buf: CodeBuffer): void {
-  mov(buf, 'eax', dword('rbx', RING.nextToClean));
-  shift(buf, 'shl', 'rax', 4);
-  alu(buf, 'add', 'rax', qword('rbx', RING.descs));
-}
-
-function checkEmit(buf: unknown, target: unknown, what: string, name: string): void {
-  if (!(buf instanceof CodeBuffer)) throw new I40eError('EINVAL', `${what}: buf must be a CodeBuffer, got ${describe(buf)}`);
-  if (typeof target !== 'bigint' && !Number.isSafeInteger(target)) throw new I40eError('EINVAL', `${what}: ${name} must be an address, got ${describe(target)}`);
-}
-
 /**
  * Emit `napi_poll(ring, budget, reader_counter) -> processed`: the i40e rx clean loop with
  * XDP. Per descriptor with DD set: build the ring's xdp_buff, READ_ONCE the ring's
@@ -98,13 +76,14 @@ function checkEmit(buf: unknown, target: unknown, what: string, name: string): v
  * state is reported through `reader_counter` (if non-zero).
  *
  * The rx model is a line-rate replay NIC: recycled descriptors stay ready, so the loop
- * never runs dry. With `verifyHandlers`, the loop clears the 4 bytes in front of each
- * packet before the call and afterwards checks that the program signed them with the id
- * of the program it meant to run (as `xdp_record` does), counting `misrouted` otherwise.
+ * never runs dry. With `verifyHandlers`, the loop clears the u32 at `data +
+ * signatureOffset` before the call and afterwards checks that the program signed it with
+ * the id of the program it meant to run (`bpf_prog.id`), counting `misrouted` otherwise;
+ * the offset is the caller's (xdp_record signs at `-RECORD_META_SIZE`).
  * @throws I40eError EINVAL for a bad buffer, entry or options; the encoder's errors if the
  *   trampoline is out of reach.
  */
-export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: { mode: RxMode; stats: boolean; verifyHandlers?: boolean }): void {
+export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: NapiPollOptions): void {
   checkEmit(buf, trampolineEntry, 'emitNapiPoll', 'trampolineEntry');
   if (typeof options !== 'object' || options === null) throw new I40eError('EINVAL', `emitNapiPoll: options must be an object, got ${describe(options)}`);
   const { mode, stats } = options;
@@ -112,6 +91,11 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
   if (typeof stats !== 'boolean') throw new I40eError('EINVAL', `emitNapiPoll: stats must be a boolean, got ${describe(stats)}`);
   if (options.verifyHandlers !== undefined && typeof options.verifyHandlers !== 'boolean') throw new I40eError('EINVAL', 'emitNapiPoll: verifyHandlers must be a boolean');
   const verify = options.verifyHandlers === true;
+  const signature = options.signatureOffset;
+  if (verify && (!Number.isInteger(signature) || (signature as number) < -XDP_HEADROOM || (signature as number) > -4)) {
+    throw new I40eError('EINVAL', `emitNapiPoll: verifyHandlers needs a signatureOffset from -${XDP_HEADROOM} to -4 (in the headroom), got ${describe(signature)}`);
+  }
+  const path = mode === 'zc' ? XSK_RX : COPY_RX;
   const L = () => buf.newLabel();
   const [loop, verdict, next, noProg, unknown, pass, stackFull, tx, txFull, restore, done, noReader] = [L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L()] as const;
 
@@ -146,13 +130,13 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
   if (verify) {
     // clear the signature in front of the packet; the program that runs must sign it
     mov(buf, 'rcx', qword('r12', XDP_BUFF.data));
-    mov(buf, dword('rcx', -RECORD_META_SIZE), 0);
+    mov(buf, dword('rcx', signature as number), 0);
   }
   emitXdpCallRun(buf, trampolineEntry, { ctx: 'r12', prog: 'rbp', ...(stats ? { statsScratch: 'r15' as const } : {}) });
   if (verify) {
     const signed = buf.newLabel();
     mov(buf, 'rcx', qword('r12', XDP_BUFF.data));
-    mov(buf, 'ecx', dword('rcx', -RECORD_META_SIZE));
+    mov(buf, 'ecx', dword('rcx', signature as number));
     alu(buf, 'cmp', 'ecx', dword('rbp', BPF_PROG.id));
     jcc(buf, 'e', signed, 'short');
     inc(buf, qword('rbx', C('misrouted')));
@@ -172,18 +156,7 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
   jcc(buf, 'e', tx);
 
   buf.bind(next);
-  if (mode === 'zc') {
-    // the umem frame goes back to the fill ring; the descriptor takes the next one
-    currentDesc(buf);
-    fillEntry(buf, RING.fillProd);
-    mov(buf, 'rdx', qword('rax', DESC.addr));
-    mov(buf, qword('rcx', 0), 'rdx');
-    inc(buf, dword('rbx', RING.fillProd));
-    fillEntry(buf, RING.fillCons);
-    mov(buf, 'rdx', qword('rcx', 0));
-    mov(buf, qword('rax', DESC.addr), 'rdx');
-    inc(buf, dword('rbx', RING.fillCons));
-  }
+  path.emitRecycle(buf);
   mov(buf, 'eax', dword('rbx', RING.nextToClean));
   inc(buf, 'eax');
   alu(buf, 'and', 'eax', dword('rbx', RING.mask));
@@ -204,27 +177,12 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
   buf.bind(pass);
   reserveSlot(buf, RING.stackHead, RING.stackTail, RING.stackMask, stackFull);
   mov(buf, 'rdx', 'rcx');
-  shift(buf, 'shl', 'rdx', 4);
+  shift(buf, 'shl', 'rdx', STACK_ENTRY_SHIFT);
   alu(buf, 'add', 'rdx', qword('rbx', RING.stack));
-  if (mode === 'zc') {
-    // copy out of the umem frame into a stack buffer (after the entries)
-    mov(buf, 'esi', dword('rbx', RING.stackMask));
-    inc(buf, 'esi');
-    shift(buf, 'shl', 'rsi', 4);
-    alu(buf, 'add', 'rsi', qword('rbx', RING.stack));
-    mov(buf, 'rdi', 'rcx');
-    shift(buf, 'shl', 'rdi', FRAME_SHIFT);
-    alu(buf, 'add', 'rdi', 'rsi');
-    mov(buf, 'rsi', qword('r12', XDP_BUFF.data));
-    copyFrame(buf, 'rdi', 'rsi', 'r8');
-    mov(buf, qword('rdx', 0), 'rdi');
-  } else {
-    mov(buf, 'rsi', qword('r12', XDP_BUFF.data));
-    mov(buf, qword('rdx', 0), 'rsi');
-  }
+  path.emitStackData(buf);
   mov(buf, 'rsi', qword('r12', XDP_BUFF.dataEnd));
   alu(buf, 'sub', 'rsi', qword('r12', XDP_BUFF.data));
-  mov(buf, qword('rdx', 8), 'rsi');
+  mov(buf, qword('rdx', StackEntryStruct.offsets.length), 'rsi');
   inc(buf, dword('rbx', RING.stackHead));
   inc(buf, qword('rbx', C('stackEnqueued')));
   jmp(buf, next);
@@ -252,14 +210,8 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
   buf.bind(txFull);
   inc(buf, qword('rbx', C('txDropped')));
   buf.bind(restore);
-  if (mode === 'zc') {
-    // template of this umem frame: templates + ((hard_start - umem) >> BUFFER_SHIFT) << FRAME_SHIFT
-    mov(buf, 'rsi', qword('r12', XDP_BUFF.dataHardStart));
-    alu(buf, 'sub', 'rsi', qword('rbx', RING.buffers));
-    shift(buf, 'shr', 'rsi', BUFFER_SHIFT);
-  } else {
-    mov(buf, 'esi', dword('rbx', RING.nextToClean));
-  }
+  // template of this buffer: templates + (index << FRAME_SHIFT)
+  path.emitTemplateIndex(buf);
   shift(buf, 'shl', 'rsi', FRAME_SHIFT);
   alu(buf, 'add', 'rsi', qword('rbx', RING.templates));
   mov(buf, 'rdi', qword('r12', XDP_BUFF.data));
@@ -267,67 +219,12 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
   jmp(buf, next);
 
   buf.bind(done);
+  // one quiescent state per poll, for the dispatcher's grace periods (none without a reader)
   mov(buf, 'rax', qword('rsp', 0));
   test(buf, 'rax', 'rax');
   jcc(buf, 'e', noReader, 'short');
-  inc(buf, qword('rax', 0));
+  emitQuiescentState(buf, 'rax');
   buf.bind(noReader);
   mov(buf, 'eax', 'r14d');
   epilogue(buf, 8);
-}
-
-/**
- * Emit `driver_loop(rings, nrings, packets, budget, reader_counter) -> processed`: poll the
- * rings round robin with `napi_poll` (budget capped by what is left) until `packets` have
- * been processed, or every ring came back empty in a row. No JS per packet or per poll.
- * @throws I40eError EINVAL for a bad buffer or napiPoll address.
- */
-export function emitDriverLoop(buf: CodeBuffer, napiPoll: bigint): void {
-  checkEmit(buf, napiPoll, 'emitDriverLoop', 'napiPoll');
-  const [outer, busy, wrap, store, finish] = [buf.newLabel(), buf.newLabel(), buf.newLabel(), buf.newLabel(), buf.newLabel()];
-  // [rsp] ring index, [rsp+8] consecutive empty polls
-  prologue(buf, 24);
-  mov(buf, 'rbx', 'rdi');
-  mov(buf, 'r12d', 'esi');
-  mov(buf, 'r13', 'rdx');
-  mov(buf, 'r14d', 'ecx');
-  mov(buf, 'r15', 'r8');
-  alu(buf, 'xor', 'ebp', 'ebp');
-  mov(buf, qword('rsp', 0), 0);
-  mov(buf, qword('rsp', 8), 0);
-  buf.bind(outer);
-  alu(buf, 'cmp', 'rbp', 'r13');
-  jcc(buf, 'ae', finish);
-  // budget for this poll: min(budget, packets - processed)
-  mov(buf, 'rsi', 'r13');
-  alu(buf, 'sub', 'rsi', 'rbp');
-  alu(buf, 'cmp', 'rsi', 'r14');
-  cmovcc(buf, 'a', 'rsi', 'r14');
-  mov(buf, 'rax', qword('rsp', 0));
-  shift(buf, 'shl', 'rax', 3);
-  alu(buf, 'add', 'rax', 'rbx');
-  mov(buf, 'rdi', qword('rax', 0));
-  mov(buf, 'rdx', 'r15');
-  call(buf, napiPoll);
-  add(buf, 'rbp', 'rax');
-  test(buf, 'rax', 'rax');
-  jcc(buf, 'ne', busy, 'short');
-  inc(buf, qword('rsp', 8));
-  alu(buf, 'cmp', qword('rsp', 8), 'r12');
-  jcc(buf, 'ae', finish);
-  jmp(buf, wrap, 'short');
-  buf.bind(busy);
-  mov(buf, qword('rsp', 8), 0);
-  buf.bind(wrap);
-  mov(buf, 'rax', qword('rsp', 0));
-  inc(buf, 'rax');
-  alu(buf, 'cmp', 'rax', 'r12');
-  jcc(buf, 'b', store, 'short');
-  alu(buf, 'xor', 'eax', 'eax');
-  buf.bind(store);
-  mov(buf, qword('rsp', 0), 'rax');
-  jmp(buf, outer);
-  buf.bind(finish);
-  mov(buf, 'rax', 'rbp');
-  epilogue(buf, 24);
 }

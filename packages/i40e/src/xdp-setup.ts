@@ -1,6 +1,7 @@
 import type { ChangeOutcome } from '@bpf-dispatcher/dispatcher';
 import { type XdpProg, isXdpProg, retainXdpProg } from '@bpf-dispatcher/xdp-call';
-import { I40eDevice, Netdev, RxRing, isNetdev } from './device.js';
+import { I40eDevice, Netdev, isNetdev } from './device.js';
+import { RxRing } from './ring.js';
 import { I40eError } from './errors.js';
 import { describe } from './validate.js';
 
@@ -8,8 +9,9 @@ import { describe } from './validate.js';
  * `i40e_xdp_setup(vsi, prog)`: swap the program on every rx ring of `netdev` (one atomic
  * store each, so the poll loop's READ_ONCE sees the old or the new program), then
  * `xdp_call_update(i40e_xdp_call, old, prog)`. The same program on several netdevs shares
- * one dispatcher slot (users > 1). Calls on one device are serialised. The attached
- * program is retained (its `dispose()` refuses with EBUSY until it is detached).
+ * one dispatcher slot (users > 1): the slot owns that count, the netdev owns its prog
+ * pointer and one reference on the program (its `dispose()` refuses with EBUSY until it is
+ * detached). Calls on one device run one at a time under the device's own lock.
  *
  * The device's xdp_call belongs to the device (claimed with `claimXdpCall`): what a netdev
  * attached is detached only through this function, so a netdev's program and the

@@ -1,11 +1,12 @@
-import type { Address } from '@bpf-dispatcher/x86';
+import { type Address, describeValue, toAddress as x86Address } from '@bpf-dispatcher/x86';
+import { brandArena } from './arena-check.js';
 import { PokeMismatchError, TextPokeError } from './errors.js';
 import { READER_TABLE_SIZE, ReaderTable } from './grace-period.js';
 import { POKE_SIZE, pokeInstruction } from './poke-insn.js';
 import { RegionAllocator } from './region-allocator.js';
 import { type RegionLease, RegionMemory } from './region-memory.js';
 import { TextExtents } from './text-extents.js';
-import type { AllocOptions, PokeResult, PokeType, Reader, Region, SyncOptions, SyncResult, TextArena, Word } from './types.js';
+import type { AllocOptions, ArenaUsage, MemoryUsage, PokeResult, PokeType, Reader, Region, SyncOptions, SyncResult, TextArena, Word } from './types.js';
 
 const INT3 = 0xcc;
 /** Largest size any arena can have; larger requests are malformed (EINVAL), not just too big. */
@@ -44,9 +45,7 @@ interface RegionState {
 
 /** Normalise an address to an unsigned 64-bit bigint. @throws TextPokeError EINVAL for non-integers. */
 export function toAddress(address: Address, what: string): bigint {
-  if (typeof address === 'bigint') return BigInt.asUintN(64, address);
-  if (typeof address === 'number' && Number.isSafeInteger(address)) return BigInt.asUintN(64, BigInt(address));
-  throw new TextPokeError('EINVAL', `${what}: ${describe(address)} is not an address`);
+  return x86Address(address, what, (message) => new TextPokeError('EINVAL', message));
 }
 
 /**
@@ -56,15 +55,9 @@ export function toAddress(address: Address, what: string): bigint {
 export function toWord(value: Word, what: string): bigint {
   if (typeof value === 'bigint' && value >= WORD_MIN && value < WORD_LIMIT) return BigInt.asUintN(64, value);
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt.asUintN(64, BigInt(value));
-  throw new TextPokeError('EINVAL', `${what}: ${describe(value)} is not a 64-bit word (a bigint, or a safe integer)`);
+  throw new TextPokeError('EINVAL', `${what}: ${describeValue(value)} is not a 64-bit word (a bigint, or a safe integer)`);
 }
 
-/** A short description of any value for an error message. */
-function describe(value: unknown): string {
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'object') return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
 
 /**
  * The part of the {@link TextArena} contract both arenas share: allocation, bounds-checked
@@ -89,6 +82,7 @@ export abstract class BaseArena implements TextArena {
 
   /** Called by the subclass constructor once its memory is mapped. */
   protected init(memory: ArenaMemory): void {
+    brandArena(this);
     this.mem = memory;
     this.textSize = memory.text.length;
     this.dataSize = memory.data.length;
@@ -139,7 +133,7 @@ export abstract class BaseArena implements TextArena {
   /** Like {@link locate} but throws EFAULT (EINVAL for a malformed address or length). */
   protected locateOrFault(address: Address, length: number, what: string): Location {
     const at = toAddress(address, what);
-    if (!Number.isSafeInteger(length) || length < 0) throw new TextPokeError('EINVAL', `${what}: bad length ${describe(length)}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new TextPokeError('EINVAL', `${what}: bad length ${describeValue(length)}`);
     const location = this.locate(at, Math.max(1, length));
     if (location === undefined) {
       throw new TextPokeError('EFAULT', `${what}: [0x${at.toString(16)}, +${length}) is not inside one allocated region of this arena`);
@@ -157,16 +151,16 @@ export abstract class BaseArena implements TextArena {
     this.check();
     const what = kind === 'text' ? 'alloc' : 'allocData';
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0 || size > MAX_SIZE) {
-      throw new TextPokeError('EINVAL', `${what}: size must be an integer from 1 to ${MAX_SIZE}, got ${describe(size)}`);
+      throw new TextPokeError('EINVAL', `${what}: size must be an integer from 1 to ${MAX_SIZE}, got ${describeValue(size)}`);
     }
     let options: AllocOptions;
     if (typeof alignOrOptions === 'number') options = { align: alignOrOptions };
     else if (alignOrOptions === undefined || alignOrOptions === null) options = {};
     else if (typeof alignOrOptions === 'object') options = alignOrOptions;
-    else throw new TextPokeError('EINVAL', `${what}: options must be an alignment or an object, got ${describe(alignOrOptions)}`);
+    else throw new TextPokeError('EINVAL', `${what}: options must be an alignment or an object, got ${describeValue(alignOrOptions)}`);
     const align = options.align ?? (kind === 'text' ? 16 : 64);
     if (typeof align !== 'number' || !Number.isSafeInteger(align) || align < 1 || (align & (align - 1)) !== 0 || align > MAX_ALIGN) {
-      throw new TextPokeError('EINVAL', `${what}: alignment must be a power of two up to ${MAX_ALIGN}, got ${describe(align)}`);
+      throw new TextPokeError('EINVAL', `${what}: alignment must be a power of two up to ${MAX_ALIGN}, got ${describeValue(align)}`);
     }
     const allocator = kind === 'text' ? this.textAlloc : this.dataAlloc;
     const base = kind === 'text' ? this.mem.textBase : this.mem.dataBase;
@@ -361,6 +355,12 @@ export abstract class BaseArena implements TextArena {
   }
 
   abstract call(entry: Address, ...args: Word[]): bigint;
+
+  usage(): ArenaUsage {
+    this.check();
+    const of = (a: RegionAllocator): MemoryUsage => ({ capacity: a.capacity, used: a.used, regions: a.count });
+    return { text: of(this.textAlloc), data: of(this.dataAlloc) };
+  }
 
   dispose(): void {
     if (this.isDisposed) return;

@@ -2,12 +2,13 @@
  * The TextArena contract, written once and run against every arena: the simulated one
  * everywhere, the native one on x86-64 Linux.
  */
-import { BpfDispatcherError, CodeBuffer, NOP5, aluImm32, mov, ret, add } from '@bpf-dispatcher/x86';
+import { BpfDispatcherError, CodeBuffer, NOP5, cmp, mov, ret, add } from '@bpf-dispatcher/x86';
 import { afterEach, describe, expect, it } from 'vitest';
+import { assertLiveArena, isTextArena } from './arena-check.js';
 import { PokeMismatchError, SyncTimeoutError, TextPokeError } from './errors.js';
 import { nativeSupported } from './native/libc.js';
 import { NativeArena } from './native/native-arena.js';
-import { emitQuiescentState, emitReaderOffline } from './quiescent-emitter.js';
+import { emitQuiescentState } from './quiescent-emitter.js';
 import { RegionMemory } from './region-memory.js';
 import { pokeInstruction } from './poke-insn.js';
 import { SimulatedArena } from './simulated/simulated-arena.js';
@@ -54,6 +55,36 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
     });
     return { entry: region.address, site, region };
   };
+
+  it.skipIf(skip)('usage() counts live regions and bytes, back to the same figures after free; DISPOSED after dispose', () => {
+    open();
+    const before = arena.usage();
+    expect(before.text.used).toBe(0);
+    expect(before.text.capacity).toBeGreaterThan(0);
+    const t = arena.alloc(100);
+    const d = arena.allocData(1000, 256);
+    expect(arena.usage().text).toEqual({ ...before.text, used: 100, regions: 1 });
+    expect(arena.usage().data).toEqual({ ...before.data, used: before.data.used + 1000, regions: before.data.regions + 1 });
+    arena.free(t);
+    arena.free(d);
+    expect(arena.usage()).toEqual(before);
+    arena.dispose();
+    expect(() => arena.usage()).toThrow(code('DISPOSED'));
+  });
+
+  it.skipIf(skip)('is recognised by identity: isTextArena / assertLiveArena refuse look-alikes and disposed arenas', () => {
+    open();
+    const fail = (c: 'EINVAL' | 'DISPOSED', message: string) => new TextPokeError(c, message);
+    expect(isTextArena(arena)).toBe(true);
+    expect(() => assertLiveArena(arena, 'test', fail)).not.toThrow();
+    const lookAlike = Object.fromEntries(Object.keys(Object.getOwnPropertyDescriptors(Object.getPrototypeOf(arena))).map((k) => [k, () => 0]));
+    for (const bad of [lookAlike, { ...arena }, null, 1, 'arena']) {
+      expect(isTextArena(bad)).toBe(false);
+      expect(() => assertLiveArena(bad, 'test', fail)).toThrow(code('EINVAL'));
+    }
+    arena.dispose();
+    expect(() => assertLiveArena(arena, 'test', fail)).toThrow(code('DISPOSED'));
+  });
 
   it.skipIf(skip)('allocates aligned text (int3-filled) and data (zeroed) that fit simm32 and lie within +-2 GiB', () => {
     open();
@@ -458,12 +489,7 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
     expect(arena.call(fn)).toBe(6n);
     reader.quiescent();
     arena.allocData(16);
-    // machine code takes it offline
-    const offline = assemble(arena, 32, (b) => {
-      emitReaderOffline(b, reader, 'r11');
-      ret(b);
-    });
-    arena.call(offline.address);
+    reader.offline();
     const parked = arena.registerReader('parked');
     parked.offline();
     arena.dispose();
@@ -474,7 +500,6 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
       expect(use).toThrow(code('DISPOSED'));
     }
     expect(() => emitQuiescentState(new CodeBuffer(0x1000n), reader, 'r11')).toThrow(code('DISPOSED'));
-    expect(() => emitReaderOffline(new CodeBuffer(0x1000n), reader, 'r11')).toThrow(code('DISPOSED'));
   });
 
   it.skipIf(skip)('issue 10.4: an unregistered reader reports disposed and its addresses are refused by the emitters', () => {
@@ -533,7 +558,7 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
     const target = constant(5);
     const fn = assemble(arena, 32, (b) => {
       mov(b, 'eax', 0);
-      aluImm32(b, 'cmp', 'rdi', target);
+      cmp(b, 'rdi', target, 'imm32');
       b.raw([0x0f, 0x94, 0xc0]); // sete al
       ret(b);
     });

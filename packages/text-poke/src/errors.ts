@@ -16,7 +16,8 @@ export type TextPokeErrorCode =
   | 'SYNC_TIMEOUT'
   | 'STEP_LIMIT'
   | 'CPU_FAULT'
-  | 'NATIVE_FAILURE';
+  | 'NATIVE_FAILURE'
+  | 'UNKNOWN_FIELD';
 
 /** Base class of the arenas' errors; `code` says which. */
 export class TextPokeError extends BpfDispatcherError<TextPokeErrorCode> {}

@@ -7,10 +7,10 @@
  * small x86-64 interpreter, anywhere) and {@link NativeArena} (real memory on x86-64 Linux).
  */
 export { TextPokeError, PokeMismatchError, SyncTimeoutError, type TextPokeErrorCode } from './errors.js';
-export type { AllocOptions, PokeResult, PokeType, Reader, Region, SyncOptions, SyncResult, TextArena, Word } from './types.js';
+export type { AllocOptions, ArenaUsage, MemoryUsage, PokeResult, PokeType, Reader, Region, SyncOptions, SyncResult, TextArena, Word } from './types.js';
 export { POKE_SIZE, pokeInstruction } from './poke-insn.js';
 export { MAX_READERS, READER_SLOT_SIZE } from './grace-period.js';
-export { emitQuiescentState, emitReaderOffline, emitReaderOnline } from './quiescent-emitter.js';
+export { emitQuiescentState } from './quiescent-emitter.js';
 export { HALT_ADDRESS, SimThread, SimulatedArena, type RunOptions, type RunResult, type SimulatedArenaOptions } from './simulated/simulated-arena.js';
 export type { ExternalFunction, Registers } from './simulated/cpu.js';
 export { NativeArena, type NativeArenaOptions } from './native/native-arena.js';
@@ -18,4 +18,18 @@ export { callNative } from './native/native-call.js';
 export { nativeSupported } from './native/libc.js';
 export { createArena, type ArenaKind } from './create-arena.js';
 export { emitText } from './emit-text.js';
+export { assertLiveArena, isTextArena, optionsObject, type CheckError } from './arena-check.js';
 export { RegionMemory } from './region-memory.js';
+export {
+  type FieldInput,
+  type FieldSpec,
+  type FieldSpecs,
+  type FieldType,
+  type FieldValue,
+  type StructDef,
+  type StructField,
+  type StructOptions,
+  type StructView,
+  UnknownFieldError,
+  defineStruct,
+} from './struct.js';

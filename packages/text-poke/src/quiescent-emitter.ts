@@ -1,6 +1,6 @@
-import { type CodeBuffer, type Gp64, inc, mfence, mov, qword } from '@bpf-dispatcher/x86';
+import { type CodeBuffer, GP64, type Gp64, inc, mov, qword } from '@bpf-dispatcher/x86';
 import { TextPokeError } from './errors.js';
-import { COUNTER_OFFSET, ONLINE_OFFSET } from './grace-period.js';
+import { COUNTER_OFFSET } from './grace-period.js';
 import type { Reader } from './types.js';
 
 /** A reader, or just its counter address (a `disposed` reader is refused). */
@@ -15,37 +15,36 @@ function counterOf(reader: ReaderAddresses, what: string): bigint {
   return reader.counterAddress;
 }
 
-/**
- * Emit the machine code by which a JIT'd loop reports a quiescent state for `reader`
- * (QSBR's `rcu_quiescent_state()`): `mov scratch, &counter; inc qword [scratch]`.
- * Place it where the loop holds no reference to code that may be replaced — between poll
- * batches. `scratch` is clobbered; flags are clobbered.
- * @throws TextPokeError DISPOSED for a disposed reader.
- */
-export function emitQuiescentState(buf: CodeBuffer, reader: ReaderAddresses, scratch: Gp64): void {
-  mov(buf, scratch, counterOf(reader, 'emitQuiescentState'));
-  inc(buf, qword(scratch, COUNTER_OFFSET));
+/** @throws TextPokeError EINVAL unless `reg` is a 64-bit general-purpose register. */
+function gp64(reg: unknown, what: string): Gp64 {
+  if (typeof reg !== 'string' || !(GP64 as readonly string[]).includes(reg)) {
+    throw new TextPokeError('EINVAL', `${what}: ${typeof reg === 'string' ? reg : typeof reg} is not a 64-bit register`);
+  }
+  return reg as Gp64;
 }
 
 /**
- * Emit "this thread goes offline" (QSBR's `rcu_thread_offline()`): bump the counter, then
- * clear the online flag. `scratch` and flags are clobbered.
- * @throws TextPokeError DISPOSED for a disposed reader.
+ * Emit the machine code by which a JIT'd loop reports a quiescent state (QSBR's
+ * `rcu_quiescent_state()`): `inc qword [counterReg]`, where `counterReg` holds the reader's
+ * `counterAddress` (e.g. the `reader_counter` argument of a poll loop). Place it where the
+ * loop holds no reference to code that may be replaced — between poll batches. Flags are
+ * clobbered.
+ *
+ * The second form, `(buf, reader, scratch)`, first loads the reader's counter address into
+ * `scratch` (`mov scratch, &counter`), then emits the same increment; it refuses a reader
+ * that was unregistered or whose arena was disposed.
+ * @throws TextPokeError EINVAL for a register that is not 64-bit or a malformed reader;
+ *   DISPOSED for a disposed reader.
  */
-export function emitReaderOffline(buf: CodeBuffer, reader: ReaderAddresses, scratch: Gp64): void {
-  mov(buf, scratch, counterOf(reader, 'emitReaderOffline'));
-  inc(buf, qword(scratch, COUNTER_OFFSET));
-  mov(buf, qword(scratch, ONLINE_OFFSET), 0);
-}
-
-/**
- * Emit "this thread comes online" (QSBR's `rcu_thread_online()`): set the online flag,
- * then `mfence` so the flag is visible before the thread reaches any patched code.
- * `scratch` is clobbered.
- * @throws TextPokeError DISPOSED for a disposed reader.
- */
-export function emitReaderOnline(buf: CodeBuffer, reader: ReaderAddresses, scratch: Gp64): void {
-  mov(buf, scratch, counterOf(reader, 'emitReaderOnline'));
-  mov(buf, qword(scratch, ONLINE_OFFSET), 1);
-  mfence(buf);
+export function emitQuiescentState(buf: CodeBuffer, counterReg: Gp64): void;
+export function emitQuiescentState(buf: CodeBuffer, reader: ReaderAddresses, scratch: Gp64): void;
+export function emitQuiescentState(buf: CodeBuffer, regOrReader: Gp64 | ReaderAddresses, scratch?: Gp64): void {
+  if (typeof regOrReader === 'string') {
+    inc(buf, qword(gp64(regOrReader, 'emitQuiescentState'), COUNTER_OFFSET));
+    return;
+  }
+  const counter = counterOf(regOrReader, 'emitQuiescentState');
+  const reg = gp64(scratch, 'emitQuiescentState');
+  mov(buf, reg, counter);
+  inc(buf, qword(reg, COUNTER_OFFSET));
 }

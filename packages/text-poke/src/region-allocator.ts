@@ -13,6 +13,7 @@ export interface Block {
  */
 export class RegionAllocator {
   private readonly blocks: Block[] = [];
+  private usedBytes = 0;
 
   constructor(readonly capacity: number) {}
 
@@ -35,6 +36,7 @@ export class RegionAllocator {
       if (start + size <= limit) {
         const block = { offset: start, size };
         this.blocks.splice(i, 0, block);
+        this.usedBytes += size;
         return block;
       }
       if (next !== undefined) cursor = next.offset + next.size;
@@ -55,6 +57,7 @@ export class RegionAllocator {
     }
     const block = { offset: at, size };
     this.blocks.splice(i, 0, block);
+    this.usedBytes += size;
     return block;
   }
 
@@ -85,6 +88,12 @@ export class RegionAllocator {
       throw new TextPokeError('EINVAL', `free: no allocated region at offset ${offset} of ${size} bytes (double free?)`);
     }
     this.blocks.splice(i, 1);
+    this.usedBytes -= size;
+  }
+
+  /** Bytes in live blocks (alignment gaps not counted). */
+  get used(): number {
+    return this.usedBytes;
   }
 
   /** Number of live blocks. */

@@ -67,6 +67,22 @@ export interface Reader {
   unregister(): void;
 }
 
+/** How much of one kind of arena memory (text or data) is allocated. */
+export interface MemoryUsage {
+  /** Bytes the arena manages. */
+  readonly capacity: number;
+  /** Bytes in live regions (alignment gaps not counted). */
+  readonly used: number;
+  /** Live regions. */
+  readonly regions: number;
+}
+
+/** What {@link TextArena.usage} reports. */
+export interface ArenaUsage {
+  readonly text: MemoryUsage;
+  readonly data: MemoryUsage;
+}
+
 /** A 64-bit argument of a call into arena code: a bigint in [-2^63, 2^64) or a safe integer. */
 export type Word = bigint | number;
 
@@ -180,11 +196,18 @@ export interface TextArena {
   call(entry: Address, ...args: Word[]): bigint;
 
   /**
+   * How much text and data is allocated: what leak tests compare before and after a
+   * create/dispose cycle.
+   * @throws TextPokeError DISPOSED after {@link dispose}.
+   */
+  usage(): ArenaUsage;
+
+  /**
    * Release all memory. Idempotent. Memory views handed out stay harmless (see
    * {@link dataBytes}).
    * @throws TextPokeError EBUSY while a registered reader is online (a thread may still be
    *   executing arena code): nothing is released and the arena stays fully usable. Take
-   *   readers offline (`reader.offline()`, `emitReaderOffline`) or unregister them first.
+   *   readers offline (`reader.offline()`) or unregister them first.
    */
   dispose(): void;
 }

@@ -4,7 +4,7 @@
 // array (as the dispatcher does), including finish(). Target: < 5 us median.
 import { fileURLToPath } from 'node:url';
 import { ns, timeBatches, writeResults } from '@bpf-dispatcher/bench-kit';
-import { CodeBuffer, aluImm32, jcc, jmp } from '../dist/index.js';
+import { CodeBuffer, cmp, jcc, jmp } from '../dist/index.js';
 
 const IMAGE = 0xffffffffc0020000n;
 const THUNK = 0xffffffff81c00f10n;
@@ -12,13 +12,13 @@ const PROGS = Array.from({ length: 16 }, (_, i) => -16 + i); // sorted, signed
 
 function emitTree(buf, progs, a, b) {
   if (a === b) {
-    aluImm32(buf, 'cmp', 'rdx', progs[a]);
+    cmp(buf, 'rdx', progs[a], 'imm32');
     jcc(buf, 'e', progs[a]);
     jmp(buf, THUNK);
     return;
   }
   const pivot = Math.floor((b - a) / 2);
-  aluImm32(buf, 'cmp', 'rdx', progs[a + pivot]);
+  cmp(buf, 'rdx', progs[a + pivot], 'imm32');
   const upper = buf.newLabel();
   jcc(buf, 'g', upper, pivot > 2 ? 'near' : 'short');
   emitTree(buf, progs, a, a + pivot);

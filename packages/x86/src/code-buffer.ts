@@ -1,3 +1,4 @@
+import { type Address, assertAddress, isAddress, toAddress } from './address.js';
 import { describeValue } from './describe.js';
 import { DisplacementRangeError, LabelError, OperandError, X86Error } from './errors.js';
 import { writeNops } from './nops.js';
@@ -6,9 +7,6 @@ import { writeNops } from './nops.js';
 export interface Label {
   readonly __brand: 'Label';
 }
-
-/** A 64-bit absolute address: a bigint (any 64-bit pattern) or a safe integer read as signed. */
-export type Address = bigint | number;
 
 /** Where a branch goes: a label in the same buffer or an absolute address. */
 export type Target = Label | Address;
@@ -29,25 +27,6 @@ interface LabelState {
 const MAX_SAFE_ADDRESS = 2 ** 52;
 /** Largest code a buffer holds (and largest initial capacity): 1 GiB. */
 const MAX_CAPACITY = 2 ** 30;
-const INT64_MIN = -(1n << 63n);
-const UINT64_MAX = (1n << 64n) - 1n;
-
-/** True if `value` is an {@link Address}: a safe integer or a bigint in the 64-bit range (signed or unsigned). */
-export function isAddress(value: unknown): value is Address {
-  if (typeof value === 'number') return Number.isSafeInteger(value);
-  return typeof value === 'bigint' && value >= INT64_MIN && value <= UINT64_MAX;
-}
-
-/**
- * Check that `value` is an {@link Address}.
- * @throws OperandError (INVALID_OPERAND) otherwise: strings, non-integers, unsafe numbers,
- *   bigints beyond 64 bits.
- */
-export function assertAddress(value: unknown, what: string): asserts value is Address {
-  if (!isAddress(value)) {
-    throw new OperandError(`${what}: ${describeValue(value)} is not an address (use a safe integer or a 64-bit bigint)`);
-  }
-}
 
 function isIntIn(value: unknown, lo: number, hi: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= lo && value <= hi;
@@ -70,15 +49,6 @@ function put32(bytes: Uint8Array, at: number, value: number): void {
   bytes[at + 1] = (value >>> 8) & 0xff;
   bytes[at + 2] = (value >>> 16) & 0xff;
   bytes[at + 3] = (value >>> 24) & 0xff;
-}
-
-/**
- * Read an address as a signed 64-bit bigint.
- * @throws OperandError if it is not an {@link Address}.
- */
-export function addressToBigInt(address: Address): bigint {
-  assertAddress(address, 'address');
-  return typeof address === 'bigint' ? BigInt.asIntN(64, address) : BigInt(address);
 }
 
 /**
@@ -123,7 +93,7 @@ export class CodeBuffer {
     if (!(storage instanceof Uint8Array) && !isIntIn(storage, 0, MAX_CAPACITY)) {
       throw new OperandError(`CodeBuffer: storage must be a capacity in bytes (0..${MAX_CAPACITY}) or a Uint8Array, got ${describeValue(storage)}`);
     }
-    this.base = BigInt.asUintN(64, BigInt(base));
+    this.base = toAddress(base);
     const signed = BigInt.asIntN(64, this.base);
     this.baseNum = signed >= -MAX_SAFE_ADDRESS && signed <= MAX_SAFE_ADDRESS ? Number(signed) : Number.NaN;
     this.baseLow = Number(this.base & 0xfffn);
@@ -235,28 +205,6 @@ export class CodeBuffer {
     this.bytes.set(data, this.pos);
     this.pos += data.length;
     return this;
-  }
-
-  /**
-   * Overwrite a 32-bit field already emitted (used by code that patches itself).
-   * @throws OperandError unless `at..at+3` lies in the emitted code and `value` is a 32-bit value.
-   */
-  patch32(at: number, value: number): void {
-    if (!isIntIn(at, 0, this.pos - 4)) throw new OperandError(`patch32: offset ${describeValue(at)} is not inside the ${this.pos} bytes emitted`);
-    if (!isIntIn(value, -0x8000_0000, 0xffff_ffff)) throw badField('patch32', value);
-    this.checkOpen();
-    put32(this.bytes, at, value);
-  }
-
-  /**
-   * Overwrite an 8-bit field already emitted.
-   * @throws OperandError unless `at` lies in the emitted code and `value` is a byte (-128..255).
-   */
-  patch8(at: number, value: number): void {
-    if (!isIntIn(at, 0, this.pos - 1)) throw new OperandError(`patch8: offset ${describeValue(at)} is not inside the ${this.pos} bytes emitted`);
-    if (!isIntIn(value, -0x80, 0xff)) throw badField('patch8', value);
-    this.checkOpen();
-    this.bytes[at] = value & 0xff;
   }
 
   /** Create a new, unbound label owned by this buffer. */
@@ -380,7 +328,7 @@ export class CodeBuffer {
       const t = typeof target === 'number' ? target : Number(BigInt.asIntN(64, target));
       if (Number.isSafeInteger(t)) return t - (this.baseNum + end);
     }
-    return BigInt.asIntN(64, addressToBigInt(target) - this.base - BigInt(end));
+    return BigInt.asIntN(64, toAddress(target) - this.base - BigInt(end));
   }
 
   /**

@@ -5,7 +5,9 @@
  * (`cmp(buf, 'rdx', -1)`, `jcc(buf, 'e', target)`, ...), bind labels, and `finish()`.
  * The decoder/listing lives in the `@bpf-dispatcher/x86/disasm` subpath.
  */
-export { CodeBuffer, addressToBigInt, isAddress, type Address, type Fixup, type Label, type Target } from './code-buffer.js';
+export { type Address, isAddress, toAddress } from './address.js';
+export { describeValue } from './describe.js';
+export { CodeBuffer, type Fixup, type Label, type Target } from './code-buffer.js';
 export { fitsInt8, fitsInt32, type Imm } from './encoding.js';
 export {
   BpfDispatcherError,
@@ -30,12 +32,12 @@ export {
   type Gp32,
   type Gp64,
   type Width,
-  asGp64,
   isGp,
 } from './registers.js';
 export {
   ALU_OPS,
   SHIFT_OPS,
+  type AluForm,
   type AluOp,
   type ShiftOp,
   add,
@@ -54,8 +56,15 @@ export {
 export { type BranchForm, call, jcc, jmp, ret } from './instructions/branch.js';
 export { CANONICAL_CONDITIONS, CONDITIONS, type Condition, conditionCode } from './instructions/conditions.js';
 export { int3, lfence, mfence, nop5, pause, pop, push, rdtsc, rdtscp } from './instructions/misc.js';
-export { cmovcc, lea, lockXadd, mov, movabs, movzx, setcc, xchg } from './instructions/mov.js';
-export { type IndirectOptions, indirectCall, indirectJump, retpolineThunk } from './instructions/retpoline.js';
+export { type MovForm, cmovcc, lea, lockXadd, mov, movzx, setcc, xchg } from './instructions/mov.js';
+export {
+  INLINE_RETPOLINE,
+  type IndirectBranch,
+  indirectCall,
+  indirectJump,
+  retpolineThunk,
+} from './instructions/retpoline.js';
+export { FALLBACK_INDIRECT, type Fallback, assertFallback, emitFallbackJump, fallbackThunk, isFallback } from './instructions/fallback.js';
 export { cdq, cqo, div, idiv, imul, mul, neg, not } from './instructions/muldiv.js';
 export { bswap, movsx } from './instructions/extend.js';
 export { shiftCl } from './instructions/shift-cl.js';

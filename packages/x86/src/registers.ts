@@ -78,8 +78,3 @@ export function regOfWidth(name: string, bits: Width, what: string): RegInfo {
   if (info.bits !== bits) throw new OperandError(`${what} needs a ${bits}-bit register, got ${name}`);
   return info;
 }
-
-/** The 64-bit register with the same id as `name` (e.g. `'edx'` -> `'rdx'`). @throws OperandError for an unknown register. */
-export function asGp64(name: Gp): Gp64 {
-  return GP64[regInfo(name).id] as Gp64;
-}

@@ -96,13 +96,12 @@ const FORMS: Record<string, (labels: readonly Label[]) => readonly unknown[]> = 
   and: () => [word('r12', -4), 'cx'],
   or: () => ['al', 1],
   xor: () => ['r9', 'r10'],
-  cmp: () => [qword('rbp'), 0x1234],
+  cmp: () => [qword('rbp'), 0x1234, 'imm32'],
   test: () => ['esi', 7],
   inc: () => [byte('rdi', 1)],
   dec: () => ['r15'],
   shift: () => ['sar', 'eax', 31],
-  mov: () => ['rax', 0x1234_5678_9abc_def0n],
-  movabs: () => ['r11', 1],
+  mov: () => ['rax', 0x1234_5678_9abc_def0n, 'imm64'],
   movzx: () => ['eax', byte('rsi')],
   lea: () => ['rax', ptr('rsi', -8)],
   xchg: () => [qword('rdi'), 'rax'],
@@ -123,8 +122,9 @@ const FORMS: Record<string, (labels: readonly Label[]) => readonly unknown[]> = 
   rdtscp: () => [],
   nop5: () => [],
   retpolineThunk: () => ['rdx'],
-  indirectJump: () => ['rdx', { retpoline: true, thunk: 0x2000 }],
-  indirectCall: () => ['rax', { retpoline: false }],
+  indirectJump: () => ['rdx', { kind: 'thunk', thunk: 0x2000n }],
+  indirectCall: () => ['rax', { kind: 'indirect' }],
+  emitFallbackJump: () => [{ kind: 'thunk', thunk: 0x2000n }],
   imul: () => ['rax', 'rbx', 1000],
   neg: () => ['ecx'],
   not: () => [qword('rax', 8)],
@@ -141,7 +141,7 @@ const FORMS: Record<string, (labels: readonly Label[]) => readonly unknown[]> = 
 };
 
 /** Exports that are not instruction functions (helpers, constructors, tables). */
-const NOT_INSTRUCTIONS = new Set(['addressToBigInt', 'fitsInt8', 'fitsInt32', 'isMem', 'byte', 'word', 'dword', 'qword', 'ptr', 'isGp', 'asGp64', 'conditionCode', 'isAddress']);
+const NOT_INSTRUCTIONS = new Set(['fitsInt8', 'fitsInt32', 'isMem', 'byte', 'word', 'dword', 'qword', 'ptr', 'isGp', 'toAddress', 'conditionCode', 'isAddress', 'fallbackThunk', 'isFallback', 'assertFallback']);
 
 /** Observable state of a buffer: its storage (all of it, as hex), length and label offsets. */
 function snapshot(storage: Uint8Array, buf: CodeBuffer, labels: readonly Label[]) {
@@ -248,8 +248,8 @@ describe('class 2: a failed emit leaves the buffer exactly as it was', () => {
       ['mov rax, 2n^64', (b) => x86.mov(b, 'rax', 1n << 64n), 'IMMEDIATE_RANGE'],
       ['mov word mem to mem', (b) => x86.mov(b, word('rax'), word('rbx')), 'INVALID_OPERAND'],
       ['sub word mem to mem', (b) => x86.alu(b, 'sub', word('rax'), word('rbx')), 'INVALID_OPERAND'],
-      ['indirectJump to a string thunk', (b) => x86.indirectJump(b, 'rdx', { retpoline: true, thunk: '0x1000' as unknown as bigint }), 'INVALID_OPERAND'],
-      ['indirectCall to a string thunk', (b) => x86.indirectCall(b, 'rdx', { retpoline: true, thunk: '0x1000' as unknown as bigint }), 'INVALID_OPERAND'],
+      ['indirectJump to a string thunk', (b) => x86.indirectJump(b, 'rdx', { kind: 'thunk', thunk: '0x1000' as unknown as bigint }), 'INVALID_OPERAND'],
+      ['indirectCall to a string thunk', (b) => x86.indirectCall(b, 'rdx', { kind: 'thunk', thunk: '0x1000' as unknown as bigint }), 'INVALID_OPERAND'],
       ['jmp to a string', (b) => x86.jmp(b, '0x1000' as unknown as bigint), 'INVALID_OPERAND'],
     ];
     for (const [name, emit, code] of cases) {
@@ -312,14 +312,11 @@ describe('class 4: typed errors, never a raw TypeError/RangeError', () => {
     expectTyped(() => buf.raw('abc' as unknown as number[]), 'INVALID_OPERAND');
     expectTyped(() => buf.raw([1, 256]), 'INVALID_OPERAND');
     expectTyped(() => buf.raw(null as unknown as number[]), 'INVALID_OPERAND');
-    expectTyped(() => buf.patch32(0, 0), 'INVALID_OPERAND');
-    expectTyped(() => buf.patch8(0, 0), 'INVALID_OPERAND');
     expectTyped(() => buf.relTo('1' as unknown as bigint, 0), 'INVALID_OPERAND');
     expectTyped(() => buf.rel32To(Symbol('t') as unknown as bigint, 0, 'x'), 'INVALID_OPERAND');
     expectTyped(() => buf.labelField(buf.newLabel(), 'rel16' as 'rel8'), 'INVALID_OPERAND');
     expect(buf.length).toBe(0);
-    buf.u8(-1).u32(0xffff_ffff).u64(-1);
-    buf.patch8(0, 0x90);
+    buf.u8(-112).u32(0xffff_ffff).u64(-1);
     expect(buf.finish()).toEqual(Uint8Array.of(0x90, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff));
   });
 
@@ -334,15 +331,21 @@ describe('class 4: typed errors, never a raw TypeError/RangeError', () => {
     expect(listing(Uint8Array.of(0xc3), -1)).toBe('ffffffffffffffff: ret\n');
   });
 
-  it('helpers: addressToBigInt, fitsInt8/32, memory operands, registers, describe odd values', () => {
-    expectTyped(() => x86.addressToBigInt('1' as unknown as bigint), 'INVALID_OPERAND');
-    expect(x86.addressToBigInt(0xffffffffffffffffn)).toBe(-1n);
+  it('helpers: toAddress, fitsInt8/32, memory operands, registers, describe odd values', () => {
+    for (const bad of ['1', 1.5, 2 ** 53, null, undefined]) expectTyped(() => x86.toAddress(bad), 'INVALID_OPERAND');
+    expect(x86.toAddress((1n << 64n) + 5n)).toBe(5n);
+    expect(x86.toAddress(-1)).toBe(0xffffffffffffffffn);
+    expect(x86.toAddress(-1n)).toBe(0xffffffffffffffffn);
+    expect(x86.toAddress(0xffffffffc0020000n)).toBe(0xffffffffc0020000n);
+    expect(x86.toAddress(0x1000)).toBe(0x1000n);
+    class MyError extends Error {}
+    expect(() => x86.toAddress('x', 'prog', (m) => new MyError(m))).toThrow(MyError);
+    expect(() => x86.toAddress('x', 'prog', (m) => new MyError(m))).toThrow(/^prog: /);
     expect(x86.fitsInt32('1' as unknown as number)).toBe(false);
     expect(x86.fitsInt8(1n << 64n)).toBe(false);
     expect(x86.fitsInt32(0xffffffffffffffffn)).toBe(true);
     for (const bad of [Number.NaN, 1.5, 2 ** 31, '8', 8n]) expect(() => qword('rax', bad as number)).toThrow(BpfDispatcherError);
     for (const bad of [1n, Object.create(null), Symbol('r'), 'eax']) expectTyped(() => qword(bad as 'rax'), 'INVALID_OPERAND');
-    expectTyped(() => x86.asGp64(1n as unknown as 'rax'), 'INVALID_OPERAND');
     expect(x86.isMem({ kind: 'mem' })).toBe(false);
     expect(x86.isMem(qword('r13', -8))).toBe(true);
   });

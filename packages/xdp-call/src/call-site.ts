@@ -1,4 +1,4 @@
-import { type CodeBuffer, type Gp64, alu, call, inc, mov, qword } from '@bpf-dispatcher/x86';
+import { type CodeBuffer, type Gp64, alu, call, inc, isAddress, mov, qword } from '@bpf-dispatcher/x86';
 import { emitReadTsc } from './clock.js';
 import { XdpError } from './errors.js';
 import { BPF_PROG } from './layout.js';
@@ -30,7 +30,7 @@ export interface XdpCallSiteRegs {
  */
 export function emitXdpCallRun(buf: CodeBuffer, trampolineEntry: bigint, regs: XdpCallSiteRegs): void {
   assertCodeBuffer(buf, 'emitXdpCallRun');
-  if (typeof trampolineEntry !== 'bigint' && !Number.isSafeInteger(trampolineEntry)) {
+  if (!isAddress(trampolineEntry)) {
     throw new XdpError('EINVAL', `emitXdpCallRun: trampolineEntry must be an address, got ${describe(trampolineEntry)}`);
   }
   if (typeof regs !== 'object' || regs === null) throw new XdpError('EINVAL', `emitXdpCallRun: regs must be an object, got ${describe(regs)}`);

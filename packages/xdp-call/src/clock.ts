@@ -24,7 +24,7 @@ export function nsPerTick(arena: TextArena): number {
   if (known !== undefined) return known;
   let value = 1;
   if (arena.kind === 'native') {
-    const region = emitText(arena, 32, (buf) => {
+    const region = emitText(arena, (buf) => {
       emitReadTsc(buf);
       ret(buf);
     });

@@ -9,17 +9,15 @@ import { XdpAction } from './actions.js';
 import { emitXdpCallRun } from './call-site.js';
 import { emitReadTsc, nsPerTick, ticksToNanoseconds } from './clock.js';
 import { XDP_BUFF, XDP_RXQ } from './layout.js';
-import { buildUdpFrame, internetChecksum, parseUdpFrame, type UdpFlow } from './packet.js';
 import { xdpRecord } from './programs/record.js';
 import { xdpRxqInfo } from './programs/rxq-info.js';
 import { emitReturn, xdpConstant, xdpDrop, xdpPass, xdpTx } from './programs/simple.js';
 import { xdpUdpFilter } from './programs/udp-filter.js';
-import { freeSpace } from './test-support/free-space.js';
+import { udpFrame } from './test-support/udp-frame.js';
 import { XDP_HEADROOM, createXdpBuff } from './xdp-buff.js';
 import { claimXdpCall, defineXdpCall, isXdpCall, xdpCallRun, xdpCallUpdate } from './xdp-call.js';
 import { createXdpProg, isXdpProg } from './xdp-prog.js';
 
-const FLOW: UdpFlow = { srcMac: [2, 0, 0, 0, 0, 1], dstMac: [2, 0, 0, 0, 0, 2], srcIp: 0x0a000001, dstIp: 0x0a000002, srcPort: 1234, dstPort: 9 };
 
 const ARENAS: [string, () => TextArena, number][] = [
   ['simulated', () => new SimulatedArena({ textSize: 64 << 10, dataSize: 64 << 10, stackSize: 16 << 10 }), 10_000],
@@ -31,7 +29,7 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
     const arena = create();
     const call = defineXdpCall(arena, 'ctx');
     const prog = xdpRxqInfo(arena, { action: XdpAction.DROP, ifindex: 1 }); // dereferences ctx->rxq
-    const good = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
+    const good = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     const zeroed = arena.allocData(XDP_BUFF.size);
     const forged = arena.allocData(XDP_BUFF.size);
     const bytes = new Uint8Array(XDP_BUFF.size);
@@ -42,7 +40,7 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
     v.setBigUint64(XDP_BUFF.dataHardStart, good.data - BigInt(XDP_HEADROOM), true);
     v.setBigUint64(XDP_BUFF.rxq, 0x1000n, true); // rxq points nowhere
     arena.write(forged.address, bytes);
-    const freed = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
+    const freed = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     freed.free();
     freed.free();
     for (const ctx of [0n, 0x1000n, prog.bpfFunc, call.trampoline.entry, zeroed.address, forged.address, freed.ctx, arena.dataRange[1] - 8n, -1n]) {
@@ -68,7 +66,7 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
     const other = create();
     const call = defineXdpCall(arena, 'brand');
     const prog = xdpDrop(arena);
-    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
+    const buff = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     const lookAlike = { arena, bpfFunc: 0x1000n, struct: 0x1000n, insnsi: 0n, name: 'fake', id: 1 };
     const copy = { ...prog };
     expect(isXdpProg(lookAlike)).toBe(false);
@@ -133,7 +131,7 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
     expect(call.dispatcher.numProgs).toBe(2);
     await xdpCallUpdate(call, extra, null);
     expect(call.usersOf(prog)).toBe(1);
-    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
+    const buff = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     expect(xdpCallRun(call, prog, buff.ctx)).toBe(XdpAction.DROP); // running is unaffected
     await claim.dispose();
     expect(call.disposed).toBe(true);
@@ -146,7 +144,7 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
     const prog = xdpRxqInfo(arena, { action: XdpAction.PASS, ifindex: 1 });
     const filter = xdpUdpFilter(arena, { port: 9 });
     const rec = xdpRecord(arena);
-    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
+    const buff = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     await xdpCallUpdate(call, null, prog);
     arena.dispose();
     const sync: [string, () => unknown][] = [
@@ -161,7 +159,7 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
       ['frame', () => buff.frame()],
       ['defineXdpCall', () => defineXdpCall(arena, 'x')],
       ['xdpDrop', () => xdpDrop(arena)],
-      ['createXdpBuff', () => createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 })],
+      ['createXdpBuff', () => createXdpBuff(arena, udpFrame(), { ifindex: 1 })],
       ['claimXdpCall', () => claimXdpCall(call, 'x')],
     ];
     for (const [name, run] of sync) expect(run, name).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
@@ -174,21 +172,21 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
   it(`XdpCall: ${cycles} cycles of define, attach, run, detach, dispose keep memory flat`, async () => {
     const arena = create();
     const prog = xdpDrop(arena);
-    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
-    const before = freeSpace(arena);
+    const buff = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
+    const before = arena.usage();
     for (let i = 0; i < cycles; i++) {
       const call = defineXdpCall(arena, 'loop', { retpoline: i % 2 === 0 });
       await xdpCallUpdate(call, null, prog);
       if (i % 100 === 0) expect(xdpCallRun(call, prog, buff.ctx)).toBe(XdpAction.DROP);
       await call.dispose();
     }
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     arena.dispose();
   }, 180_000);
 
   it(`xdp programs: ${cycles} cycles of every built-in program and an xdp_buff, created and disposed, keep memory flat`, async () => {
     const arena = create();
-    const before = freeSpace(arena);
+    const before = arena.usage();
     const makers = [
       () => xdpDrop(arena),
       () => xdpPass(arena),
@@ -201,17 +199,17 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
     ];
     for (let i = 0; i < cycles; i++) {
       const prog = (makers[i % makers.length] as () => { dispose(): Promise<void> })();
-      const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
+      const buff = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
       buff.free();
       await prog.dispose();
     }
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     arena.dispose();
   }, 180_000);
 
   it('failed constructions free what they allocated; bad options are refused before allocating', () => {
     const arena = create();
-    const before = freeSpace(arena);
+    const before = arena.usage();
     for (const options of [{ max: 99 }, { max: 0 }, { retpoline: 1 }, { syncTimeoutMs: -1 }, null]) {
       expect(() => defineXdpCall(arena, 'bad', options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     }
@@ -220,14 +218,14 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
       throw new Error('emitter failed');
     })).toThrow('emitter failed');
     expect(() => xdpRecord(arena, { name: '' })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     // fill the text so that the xdp_call runs out part-way
     const hog = [];
-    const probe = freeSpace(arena).text;
+    const probe = arena.usage().text.capacity - arena.usage().text.used;
     hog.push(arena.alloc(probe - 96, 16));
     expect(() => defineXdpCall(arena, 'full')).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
     for (const region of hog) arena.free(region);
-    expect(freeSpace(arena)).toEqual(before);
+    expect(arena.usage()).toEqual(before);
     arena.dispose();
   });
 });
@@ -237,7 +235,7 @@ describe('xdp-call: bad arguments are typed EINVAL, never TypeError', () => {
     const arena = new SimulatedArena();
     const call = defineXdpCall(arena, 'args');
     const prog = xdpDrop(arena);
-    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
+    const buff = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     const cases: [string, () => unknown][] = [
       ['defineXdpCall(null)', () => defineXdpCall(null as never, 'x')],
       ['defineXdpCall({})', () => defineXdpCall({} as never, 'x')],
@@ -245,8 +243,8 @@ describe('xdp-call: bad arguments are typed EINVAL, never TypeError', () => {
       ['createXdpProg(null)', () => createXdpProg(null as never, 'p', 16, () => {})],
       ['createXdpProg size', () => createXdpProg(arena, 'p', Number.NaN, () => {})],
       ['createXdpProg emit', () => createXdpProg(arena, 'p', 16, null as never)],
-      ['createXdpBuff(null)', () => createXdpBuff(null as never, buildUdpFrame(FLOW), { ifindex: 1 })],
-      ['createXdpBuff options', () => createXdpBuff(arena, buildUdpFrame(FLOW), null as never)],
+      ['createXdpBuff(null)', () => createXdpBuff(null as never, udpFrame(), { ifindex: 1 })],
+      ['createXdpBuff options', () => createXdpBuff(arena, udpFrame(), null as never)],
       ['xdpConstant(null)', () => xdpConstant(null as never, XdpAction.DROP)],
       ['xdpDrop(null)', () => xdpDrop(null as never)],
       ['xdpTx(undefined)', () => xdpTx(undefined as never)],
@@ -262,11 +260,6 @@ describe('xdp-call: bad arguments are typed EINVAL, never TypeError', () => {
       ['emitXdpCallRun regs', () => emitXdpCallRun(new CodeBuffer(0n), 0n, null as never)],
       ['nsPerTick(null)', () => nsPerTick(null as never)],
       ['ticksToNanoseconds', () => ticksToNanoseconds(arena, 5 as never)],
-      ['buildUdpFrame(null)', () => buildUdpFrame(null as never)],
-      ['buildUdpFrame ipId', () => buildUdpFrame(FLOW, 64, 1n as never)],
-      ['parseUdpFrame(null)', () => parseUdpFrame(null as never)],
-      ['internetChecksum(null)', () => internetChecksum(null as never)],
-      ['internetChecksum initial', () => internetChecksum(new Uint8Array(2), 'x' as never)],
       ['xdpCallRun options', () => xdpCallRun(call, prog, buff.ctx, null as never)],
       ['xdpCallRun stats', () => xdpCallRun(call, prog, buff.ctx, { stats: 1 as never })],
       ['xdpCallRun string ctx', () => xdpCallRun(call, prog, '0x1000' as never)],

@@ -7,14 +7,13 @@
  */
 export { XdpAction, XDP_ACTION_NAMES, XDP_ACTIONS, type XdpActionValue } from './actions.js';
 export { XdpError, type XdpErrorCode } from './errors.js';
-export { BPF_PROG, XDP_BUFF, XDP_RXQ } from './layout.js';
+export { BPF_PROG, BpfProgStruct, XDP_BUFF, XDP_RXQ, XdpBuffStruct, XdpRxqInfoStruct } from './layout.js';
 export { createXdpProg, isXdpProg, retainXdpProg, type XdpProg, type XdpProgStats } from './xdp-prog.js';
 export { emitReadTsc, nsPerTick, ticksToNanoseconds } from './clock.js';
 export { CALLEE_SAVED, emitXdpCallRun, type XdpCallSiteRegs } from './call-site.js';
 export { XdpCall, claimXdpCall, defineXdpCall, isXdpCall, xdpCallRun, xdpCallUpdate, type XdpCallClaim, type XdpCallOptions } from './xdp-call.js';
-export { XDP_HEADROOM, checkXdpBuff, createXdpBuff, type XdpBuffHandle } from './xdp-buff.js';
+export { XDP_BUFF_RXQ_SIZE, XDP_HEADROOM, checkXdpBuff, createXdpBuff, initXdpBuff, type XdpBuffHandle, type XdpBuffInit } from './xdp-buff.js';
 export { emitReturn, xdpConstant, xdpDrop, xdpPass, xdpTx } from './programs/simple.js';
-export { RXQ_INFO, RXQ_INFO_MAX_RXQS, type RxqInfoCounters, type RxqInfoProg, xdpRxqInfo } from './programs/rxq-info.js';
-export { UDP_FILTER, type UdpFilterProg, xdpUdpFilter } from './programs/udp-filter.js';
-export { UDP_HEADERS, buildUdpFrame, internetChecksum, parseUdpFrame, type ParsedUdpFrame, type UdpFlow } from './packet.js';
+export { RXQ_INFO, RXQ_INFO_MAX_RXQS, RxqInfoConfigStruct, RxqInfoRecordStruct, type RxqInfoCounters, type RxqInfoProg, xdpRxqInfo } from './programs/rxq-info.js';
+export { UDP_FILTER, UdpFilterStruct, type UdpFilterProg, xdpUdpFilter } from './programs/udp-filter.js';
 export { RECORD_IFINDEX_SLOTS, RECORD_META_SIZE, type RecordProg, xdpRecord } from './programs/record.js';

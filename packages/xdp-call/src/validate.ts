@@ -1,25 +1,24 @@
-import type { TextArena } from '@bpf-dispatcher/text-poke';
-import { CodeBuffer } from '@bpf-dispatcher/x86';
+import { type CheckError, type TextArena, assertLiveArena, optionsObject as sharedOptionsObject } from '@bpf-dispatcher/text-poke';
+import { CodeBuffer, describeValue } from '@bpf-dispatcher/x86';
 import { XdpError } from './errors.js';
 
-const ARENA_METHODS = ['alloc', 'allocData', 'free', 'write', 'read', 'textPoke', 'synchronize', 'call'] as const;
+const describe = describeValue;
+
+/** The package's errors for the shared checks of text-poke. */
+const checkError: CheckError = (code, message) => new XdpError(code, message);
 
 /**
- * Check that `arena` is a live TextArena (by its contract) before any work is done.
+ * Check that `arena` is a live arena made by text-poke (by identity, not by shape) before
+ * any work is done.
  * @throws XdpError EINVAL for anything else; DISPOSED for a disposed arena.
  */
 export function assertArena(arena: unknown, what: string): asserts arena is TextArena {
-  if (typeof arena !== 'object' || arena === null || ARENA_METHODS.some((m) => typeof (arena as Record<string, unknown>)[m] !== 'function')) {
-    throw new XdpError('EINVAL', `${what}: arena must be a TextArena (SimulatedArena or NativeArena), got ${describe(arena)}`);
-  }
-  if ((arena as TextArena).disposed) throw new XdpError('DISPOSED', `${what}: the arena was disposed`);
+  assertLiveArena(arena, what, checkError);
 }
 
 /** `options` must be undefined or an object. @throws XdpError EINVAL. */
 export function optionsObject<T extends object>(options: T | undefined | null, what: string): Partial<T> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new XdpError('EINVAL', `${what}: options must be an object, got ${describe(options)}`);
-  return options;
+  return sharedOptionsObject(options, what, checkError);
 }
 
 /** @throws XdpError EINVAL unless `buf` is an x86 CodeBuffer. */
@@ -33,13 +32,7 @@ export function assertName(name: unknown, what: string): asserts name is string 
 }
 
 /** A short description of a value for error messages (never throws). */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
-}
+export { describe };
 
 /** Little-endian u64 of `bytes` at `offset`. */
 export function u64(bytes: Uint8Array, offset: number): bigint {

@@ -1,6 +1,6 @@
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
 import { XdpError } from './errors.js';
-import { XDP_BUFF, XDP_RXQ } from './layout.js';
+import { XDP_BUFF, XDP_RXQ, XdpBuffStruct, XdpRxqInfoStruct } from './layout.js';
 import { assertArena, describe, optionsObject, u64 } from './validate.js';
 
 /** Headroom in front of the packet, as XDP_PACKET_HEADROOM. */
@@ -19,6 +19,71 @@ export interface XdpBuffHandle {
   frame(): Uint8Array;
   /** Free the buffer. Idempotent; a no-op once the arena is disposed. */
   free(): void;
+}
+
+/** Bytes {@link initXdpBuff} lays out: an xdp_buff followed by its xdp_rxq_info. */
+export const XDP_BUFF_RXQ_SIZE = XDP_BUFF.size + XDP_RXQ.size;
+
+/** What {@link initXdpBuff} writes. */
+export interface XdpBuffInit {
+  /** `frame_sz`: the bytes of the buffer the frame lives in, headroom included. */
+  readonly frameSize: number;
+  /** The receive queue's netdev (`rxq->dev->ifindex`, also `xdp_md.ingress_ifindex`). */
+  readonly ifindex: number;
+  /** The receive queue's index (`rxq->queue_index`, also `xdp_md.rx_queue_index`); default 0. */
+  readonly queueIndex?: number;
+  /**
+   * The frame, when it is known now (`xdp_prepare_buff`): `data_hard_start`, `data` (=
+   * `data_meta`: no metadata yet) and `data_end = data + length`. Omitted by a driver whose
+   * poll loop sets the data pointers per packet.
+   */
+  readonly packet?: { readonly hardStart: bigint; readonly data: bigint; readonly length: number };
+}
+
+function u32Of(value: unknown, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 0xffff_ffff) throw new XdpError('EINVAL', `initXdpBuff: bad ${what} ${describe(value)}`);
+  return value as number;
+}
+
+/**
+ * The kernel's `xdp_init_buff()` (with `xdp_rxq_info_reg()`'s fields and, given a
+ * `packet`, `xdp_prepare_buff()`): zero an `xdp_buff` at byte `offset` of the data
+ * `region`, lay its `xdp_rxq_info` right after it, and fill in `rxq`, `frame_sz`, the
+ * `xdp_md` fields and the data pointers. The one place an xdp_buff is initialised: used
+ * by {@link createXdpBuff} and by drivers for their per-ring buffers.
+ * Returns the addresses of the xdp_buff (the programs' ctx) and of the rxq info.
+ * @throws XdpError EINVAL for bad values (checked before anything is written);
+ *   TextPokeError EFAULT / EINVAL if {@link XDP_BUFF_RXQ_SIZE} bytes at `offset` are not an
+ *   8-aligned part of the region, DISPOSED for a disposed arena.
+ */
+export function initXdpBuff(arena: TextArena, region: Region, init: XdpBuffInit, offset = 0): { ctx: bigint; rxq: bigint } {
+  assertArena(arena, 'initXdpBuff');
+  const opts = optionsObject(init, 'initXdpBuff');
+  const frameSize = u32Of(opts.frameSize, 'frameSize');
+  const ifindex = u32Of(opts.ifindex, 'ifindex');
+  const queueIndex = u32Of(opts.queueIndex ?? 0, 'queueIndex');
+  const packet = opts.packet;
+  if (packet !== undefined) {
+    const ok = typeof packet === 'object' && packet !== null && typeof packet.hardStart === 'bigint' && typeof packet.data === 'bigint' && packet.data >= packet.hardStart;
+    if (!ok || !Number.isSafeInteger(packet.length) || packet.length < 0) throw new XdpError('EINVAL', `initXdpBuff: packet must be { hardStart, data >= hardStart, length >= 0 }, got ${describe(packet)}`);
+  }
+  const buff = XdpBuffStruct.view(arena, region, offset);
+  const rxq = XdpRxqInfoStruct.view(arena, region, offset + XDP_BUFF.size);
+  buff.clear();
+  rxq.clear();
+  rxq.set('ifindex', ifindex);
+  rxq.set('queueIndex', queueIndex);
+  buff.set('rxq', rxq.address);
+  buff.set('frameSize', frameSize);
+  buff.set('ingressIfindex', ifindex);
+  buff.set('rxQueueIndex', queueIndex);
+  if (packet !== undefined) {
+    buff.set('dataHardStart', packet.hardStart);
+    buff.set('data', packet.data);
+    buff.set('dataMeta', packet.data);
+    buff.set('dataEnd', packet.data + BigInt(packet.length));
+  }
+  return { ctx: buff.address, rxq: rxq.address };
 }
 
 /**
@@ -42,27 +107,14 @@ export function createXdpBuff(arena: TextArena, frame: Uint8Array, options: { if
   const buffer: Region = arena.allocData(XDP_HEADROOM + frame.length);
   let meta: Region;
   try {
-    meta = arena.allocData(XDP_BUFF.size + XDP_RXQ.size);
+    meta = arena.allocData(XDP_BUFF_RXQ_SIZE);
   } catch (error) {
     arena.free(buffer);
     throw error;
   }
   const data = buffer.address + BigInt(XDP_HEADROOM);
   arena.write(data, frame);
-  const bytes = new Uint8Array(XDP_BUFF.size + XDP_RXQ.size);
-  const v = new DataView(bytes.buffer);
-  const rxq = meta.address + BigInt(XDP_BUFF.size);
-  v.setBigUint64(XDP_BUFF.data, data, true);
-  v.setBigUint64(XDP_BUFF.dataEnd, data + BigInt(frame.length), true);
-  v.setBigUint64(XDP_BUFF.dataMeta, data, true);
-  v.setBigUint64(XDP_BUFF.dataHardStart, buffer.address, true);
-  v.setBigUint64(XDP_BUFF.rxq, rxq, true);
-  v.setUint32(XDP_BUFF.frameSize, XDP_HEADROOM + frame.length, true);
-  v.setUint32(XDP_BUFF.ingressIfindex, ifindex, true);
-  v.setUint32(XDP_BUFF.rxQueueIndex, queueIndex, true);
-  v.setUint32(XDP_BUFF.size + XDP_RXQ.ifindex, ifindex, true);
-  v.setUint32(XDP_BUFF.size + XDP_RXQ.queueIndex, queueIndex, true);
-  arena.write(meta.address, bytes);
+  initXdpBuff(arena, meta, { frameSize: XDP_HEADROOM + frame.length, ifindex, queueIndex, packet: { hardStart: buffer.address, data, length: frame.length } });
   let freed = false;
   const length = frame.length;
   return Object.freeze({

@@ -3,10 +3,10 @@ import { CodeBuffer, NOP5 } from '@bpf-dispatcher/x86';
 import { afterEach, describe, expect, it } from 'vitest';
 import { XdpAction } from './actions.js';
 import { emitXdpCallRun } from './call-site.js';
-import { buildUdpFrame, internetChecksum, parseUdpFrame, type UdpFlow } from './packet.js';
 import { RXQ_INFO_MAX_RXQS, xdpRxqInfo } from './programs/rxq-info.js';
 import { xdpDrop, xdpPass, xdpTx } from './programs/simple.js';
 import { xdpUdpFilter } from './programs/udp-filter.js';
+import { FRAME_MACS, udpFrame } from './test-support/udp-frame.js';
 import { createXdpBuff } from './xdp-buff.js';
 import { defineXdpCall, xdpCallRun, xdpCallUpdate } from './xdp-call.js';
 
@@ -14,35 +14,6 @@ const ARENAS: [string, () => TextArena][] = [
   ['simulated', () => new SimulatedArena()],
   ...(nativeSupported() ? ([['native', () => new NativeArena({ textSize: 1 << 20, dataSize: 1 << 20 })]] as [string, () => TextArena][]) : []),
 ];
-
-const FLOW: UdpFlow = {
-  srcMac: [0x02, 0, 0, 0, 0, 0x01],
-  dstMac: [0x02, 0, 0, 0, 0, 0x02],
-  srcIp: 0x0a000001,
-  dstIp: 0x0a000002,
-  srcPort: 1234,
-  dstPort: 9,
-};
-
-describe('packets', () => {
-  it('computes the Internet checksum (RFC 1071 example header)', () => {
-    const header = Uint8Array.from(Buffer.from('450000730000400040110000c0a80001c0a800c7', 'hex'));
-    expect(internetChecksum(header).toString(16)).toBe('b861');
-  });
-
-  it('builds 64-byte Ethernet/IPv4/UDP frames with correct checksums', () => {
-    for (const dstPort of [0, 9, 53, 65535]) {
-      const frame = buildUdpFrame({ ...FLOW, dstPort }, 64, dstPort);
-      expect(frame.length).toBe(64);
-      expect(parseUdpFrame(frame)).toMatchObject({ dstPort, srcPort: 1234, ipChecksumOk: true, udpChecksumOk: true });
-    }
-    const corrupt = buildUdpFrame(FLOW);
-    corrupt[50] = (corrupt[50] ?? 0) ^ 1;
-    expect(parseUdpFrame(corrupt).udpChecksumOk).toBe(false);
-    expect(() => buildUdpFrame({ ...FLOW, srcPort: 70000 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(() => buildUdpFrame(FLOW, 20)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-  });
-});
 
 describe.each(ARENAS)('xdp_call on the %s arena', (_name, create) => {
   let arena: TextArena;
@@ -53,7 +24,7 @@ describe.each(ARENAS)('xdp_call on the %s arena', (_name, create) => {
     const call = defineXdpCall(arena, 'test_xdp_call');
     const drop = xdpDrop(arena);
     const pass = xdpPass(arena);
-    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 3 });
+    const buff = createXdpBuff(arena, udpFrame(), { ifindex: 3 });
     expect(xdpCallRun(call, drop, buff.ctx)).toBe(XdpAction.DROP); // fallback: no dispatcher yet
     await xdpCallUpdate(call, null, drop);
     expect([...arena.read(call.trampoline.entry, 1)]).toEqual([0xe9]);
@@ -70,12 +41,12 @@ describe.each(ARENAS)('xdp_call on the %s arena', (_name, create) => {
     arena = create();
     const call = defineXdpCall(arena, 'tx');
     const tx = xdpTx(arena);
-    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
+    const buff = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     expect(xdpCallRun(call, tx, buff.ctx)).toBe(XdpAction.TX);
-    const parsed = parseUdpFrame(buff.frame());
-    expect(parsed.dstMac).toEqual(FLOW.srcMac);
-    expect(parsed.srcMac).toEqual(FLOW.dstMac);
-    expect(parsed.udpChecksumOk && parsed.ipChecksumOk).toBe(true);
+    const sent = buff.frame();
+    expect([...sent.subarray(0, 6)]).toEqual(FRAME_MACS.src);
+    expect([...sent.subarray(6, 12)]).toEqual(FRAME_MACS.dst);
+    expect([...sent.subarray(12)]).toEqual([...udpFrame().subarray(12)]); // headers and payload untouched
     const runt = createXdpBuff(arena, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), { ifindex: 1 });
     expect(xdpCallRun(call, tx, runt.ctx)).toBe(XdpAction.ABORTED);
     expect([...runt.frame()]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -85,7 +56,7 @@ describe.each(ARENAS)('xdp_call on the %s arena', (_name, create) => {
     arena = create();
     const call = defineXdpCall(arena, 'rxq');
     const prog = xdpRxqInfo(arena, { action: XdpAction.DROP, ifindex: 7 });
-    const frame = buildUdpFrame(FLOW);
+    const frame = udpFrame();
     const runs: [number, number, number][] = [
       [7, 0, XdpAction.DROP],
       [7, 0, XdpAction.DROP],
@@ -115,20 +86,20 @@ describe.each(ARENAS)('xdp_call on the %s arena', (_name, create) => {
     const call = defineXdpCall(arena, 'udp');
     const prog = xdpUdpFilter(arena, { port: 53 });
     const run = (frame: Uint8Array) => xdpCallRun(call, prog, createXdpBuff(arena, frame, { ifindex: 1 }).ctx);
-    expect(run(buildUdpFrame({ ...FLOW, dstPort: 53 }))).toBe(XdpAction.DROP);
-    expect(run(buildUdpFrame({ ...FLOW, dstPort: 54 }))).toBe(XdpAction.PASS);
-    expect(run(buildUdpFrame({ ...FLOW, dstPort: 53 * 256 }))).toBe(XdpAction.PASS); // byte order matters
-    const tcp = buildUdpFrame({ ...FLOW, dstPort: 53 });
+    expect(run(udpFrame(53))).toBe(XdpAction.DROP);
+    expect(run(udpFrame(54))).toBe(XdpAction.PASS);
+    expect(run(udpFrame(53 * 256))).toBe(XdpAction.PASS); // byte order matters
+    const tcp = udpFrame(53);
     tcp[23] = 6;
     expect(run(tcp)).toBe(XdpAction.PASS);
-    const arp = buildUdpFrame({ ...FLOW, dstPort: 53 });
+    const arp = udpFrame(53);
     arp[12] = 0x08;
     arp[13] = 0x06;
     expect(run(arp)).toBe(XdpAction.PASS);
-    expect(run(buildUdpFrame({ ...FLOW, dstPort: 53 }).subarray(0, 40))).toBe(XdpAction.PASS); // truncated UDP header
-    expect(run(buildUdpFrame({ ...FLOW, dstPort: 53 }).subarray(0, 30))).toBe(XdpAction.PASS); // truncated IP header
+    expect(run(udpFrame(53).subarray(0, 40))).toBe(XdpAction.PASS); // truncated UDP header
+    expect(run(udpFrame(53).subarray(0, 30))).toBe(XdpAction.PASS); // truncated IP header
     // IP options: ihl = 6 moves the UDP header by 4 bytes
-    const base = buildUdpFrame({ ...FLOW, dstPort: 53 });
+    const base = udpFrame(53);
     const withOptions = new Uint8Array(68);
     withOptions.set(base.subarray(0, 34), 0);
     withOptions.set([1, 1, 1, 1], 34);
@@ -143,7 +114,7 @@ describe.each(ARENAS)('xdp_call on the %s arena', (_name, create) => {
     arena = create();
     const call = defineXdpCall(arena, 'stats');
     const prog = xdpDrop(arena);
-    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 1 });
+    const buff = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     xdpCallRun(call, prog, buff.ctx);
     expect(prog.stats().cnt).toBe(0n);
     for (let i = 0; i < 5; i++) expect(xdpCallRun(call, prog, buff.ctx, { stats: true })).toBe(XdpAction.DROP);
@@ -200,14 +171,32 @@ describe.each(ARENAS)('xdp_record on the %s arena', (_name, create) => {
     const { xdpRecord } = await import('./programs/record.js');
     const call = defineXdpCall(arena, 'rec');
     const prog = xdpRecord(arena, { verdict: XdpAction.PASS });
-    const buff = createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 3 });
+    const buff = createXdpBuff(arena, udpFrame(), { ifindex: 3 });
     expect(xdpCallRun(call, prog, buff.ctx)).toBe(XdpAction.PASS);
     expect(new DataView(arena.read(buff.data - 4n, 4).buffer).getUint32(0, true)).toBe(prog.id);
     const ctx = new DataView(arena.read(buff.ctx, 64).buffer);
     expect([ctx.getUint32(44, true), ctx.getUint32(48, true)]).toEqual([3, 0]); // xdp_md ingress_ifindex, rx_queue_index
-    xdpCallRun(call, prog, createXdpBuff(arena, buildUdpFrame(FLOW), { ifindex: 40 }).ctx);
+    xdpCallRun(call, prog, createXdpBuff(arena, udpFrame(), { ifindex: 40 }).ctx);
     const counts = prog.perIfindex();
     expect([counts[3], counts[15], counts[0]]).toEqual([1n, 1n, 0n]);
+    arena.dispose();
+  });
+});
+
+describe('one lock per xdp_call', () => {
+  it('updates and dispose queue on the same private lock: an update called after dispose() finds it disposed, and attachments are released', async () => {
+    const arena = new SimulatedArena();
+    const call = defineXdpCall(arena, 'lock');
+    const drop = xdpDrop(arena);
+    const attach = xdpCallUpdate(call, null, drop);
+    const disposing = call.dispose();
+    const late = xdpCallUpdate(call, null, drop);
+    await attach;
+    await disposing;
+    await expect(late).rejects.toMatchObject({ code: 'DISPOSED' });
+    expect(call.attached()).toEqual([]);
+    await drop.dispose(); // no attachment holds it any more
+    expect(drop.disposed).toBe(true);
     arena.dispose();
   });
 });

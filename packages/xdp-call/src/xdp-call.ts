@@ -1,4 +1,4 @@
-import { type ChangeOutcome, Dispatcher, HALF_SIZE, type Trampoline, createTrampoline, maxProgsForHalf } from '@bpf-dispatcher/dispatcher';
+import { type ChangeOutcome, Dispatcher, HALF_SIZE, Mutex, type Trampoline, createTrampoline, maxProgsForHalf } from '@bpf-dispatcher/dispatcher';
 import { type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
 import { mov, pop, push, ret } from '@bpf-dispatcher/x86';
 import { emitXdpCallRun } from './call-site.js';
@@ -47,22 +47,38 @@ export function isXdpCall(value: unknown): value is XdpCall {
   return typeof value === 'object' && value !== null && calls.has(value);
 }
 
+/** One attached program's entry in an xdp_call's book of attachments. */
+interface Attachment {
+  /** Attachments of the program (each one an xdp_call_update that brought it in). */
+  users: number;
+  /** Of {@link users}, those the claim's owner made (see {@link claimXdpCall}). */
+  byOwner: number;
+}
+
 /**
  * An xdp_call (`DEFINE_XDP_CALL(name)`): a trampoline — a 5-byte nop at an 8-aligned
  * entry, then the tail call of `bpf_func` through the retpoline thunk (or `jmp rdx`) — and
- * the dispatcher that owns its nop. Also keeps which programs are attached and how often,
- * those running through the fallback included; attached programs are retained (their
- * `dispose()` refuses with EBUSY).
+ * the dispatcher that owns its nop.
+ *
+ * Who owns which count, as in the kernel: the dispatcher's slots own the users of each
+ * *slotted program address* (`bpf_dispatcher_prog.users`; they regenerate the image); the
+ * xdp_call owns its *attachments*: which XdpProg objects were attached through it, how
+ * often and by whom, those that found no slot and run through the fallback included (the
+ * slots do not record them). Each attachment holds a reference on its program (the
+ * kernel's `bpf_prog_inc` by whoever stores the program pointer, as a netdev does): the
+ * program's `dispose()` refuses with EBUSY while one is held. One private lock (the
+ * dispatcher's {@link Mutex}) serialises the xdp_call's updates and dispose; the
+ * dispatcher serialises its own changes with its own.
  */
 export class XdpCall {
   readonly trampoline: Trampoline;
   readonly dispatcher: Dispatcher;
   /** JS entry points: `stub(ctx, prog_struct)` → verdict, without and with stats. */
   private readonly stubs: { plain: Region; stats: Region };
-  private readonly users = new Map<XdpProg, number>();
-  /** Of {@link users}, the attachments the claim's owner made. */
-  private readonly ownerUsers = new Map<XdpProg, number>();
-  private queue: Promise<unknown> = Promise.resolve();
+  /** The xdp_call's book of attachments (see the class comment for who owns which count). */
+  private readonly attachments = new Map<XdpProg, Attachment>();
+  /** Serialises update() and dispose of this xdp_call. */
+  private readonly lock = new Mutex();
   private isDisposed = false;
   private claimedBy: symbol | null = null;
   private ownerName = '';
@@ -110,7 +126,7 @@ export class XdpCall {
   }
 
   private emitStub(stats: boolean): Region {
-    return emitText(this.arena, 128, (buf) => {
+    return emitText(this.arena, (buf) => {
       push(buf, 'rbx');
       push(buf, 'r12');
       push(buf, 'r13');
@@ -138,14 +154,17 @@ export class XdpCall {
     return this.claimedBy === null ? null : this.ownerName;
   }
 
-  /** Attached programs and their users (one per attachment). */
+  /**
+   * Attached programs and their users (one per attachment, those running through the
+   * fallback included; the dispatcher's `entries()` lists the slotted addresses only).
+   */
   attached(): { prog: XdpProg; users: number }[] {
-    return [...this.users].map(([prog, users]) => ({ prog, users }));
+    return [...this.attachments].map(([prog, a]) => ({ prog, users: a.users }));
   }
 
-  /** Users of one program (0 when not attached). */
+  /** Users of one program: its attachments to this xdp_call (0 when not attached). */
   usersOf(prog: XdpProg): number {
-    return this.users.get(prog) ?? 0;
+    return this.attachments.get(prog)?.users ?? 0;
   }
 
   /** @internal @throws XdpError DISPOSED after dispose() or once the arena is disposed. */
@@ -161,14 +180,14 @@ export class XdpCall {
     }
   }
 
-  private ownerUsersOf(prog: XdpProg): number {
-    return this.ownerUsers.get(prog) ?? 0;
-  }
-
-  private static bump(map: Map<XdpProg, number>, prog: XdpProg, delta: number): void {
-    const n = (map.get(prog) ?? 0) + delta;
-    if (n > 0) map.set(prog, n);
-    else map.delete(prog);
+  /** Count one attachment of `prog` in or out (`asOwner`: made by the claim's owner); it holds a reference on the program. */
+  private book(prog: XdpProg, delta: 1 | -1, asOwner: boolean): void {
+    const entry = this.attachments.get(prog) ?? { users: 0, byOwner: 0 };
+    entry.users += delta;
+    if (asOwner) entry.byOwner += delta;
+    if (entry.users > 0) this.attachments.set(prog, entry);
+    else this.attachments.delete(prog);
+    holdProg(prog, delta);
   }
 
   /** @internal */
@@ -185,32 +204,22 @@ export class XdpCall {
    * owner attached (EPERM).
    */
   update(from: XdpProg | null, to: XdpProg | null, key: symbol | null = null): Promise<ChangeOutcome> {
-    const run = this.queue.then(async () => {
+    return this.lock.run(async () => {
       this.check();
       const asOwner = this.claimedBy !== null && key === this.claimedBy;
       if (from !== null && from !== to) {
         if (this.usersOf(from) === 0) throw new XdpError('NOT_ATTACHED', `xdp_call_update(${this.name}): ${from.name} is not attached`);
-        if (this.claimedBy !== null && !asOwner && this.usersOf(from) - this.ownerUsersOf(from) <= 0) {
+        if (this.claimedBy !== null && !asOwner && this.usersOf(from) - (this.attachments.get(from)?.byOwner ?? 0) <= 0) {
           throw new XdpError('EPERM', `xdp_call_update(${this.name}): ${from.name} was attached by ${this.ownerName}; detach it through its owner (e.g. i40eXdpSetup for a device's netdevs)`);
         }
       }
       const outcome = await this.dispatcher.changeProg(from?.bpfFunc ?? null, to?.bpfFunc ?? null);
       if (from !== to) {
-        if (from !== null) {
-          XdpCall.bump(this.users, from, -1);
-          if (asOwner) XdpCall.bump(this.ownerUsers, from, -1);
-          holdProg(from, -1);
-        }
-        if (to !== null) {
-          XdpCall.bump(this.users, to, 1);
-          if (asOwner) XdpCall.bump(this.ownerUsers, to, 1);
-          holdProg(to, 1);
-        }
+        if (from !== null) this.book(from, -1, asOwner);
+        if (to !== null) this.book(to, 1, asOwner);
       }
       return outcome;
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   /** @internal */
@@ -238,25 +247,25 @@ export class XdpCall {
   /** @internal see {@link XdpCallClaim.discard} */
   discard(): void {
     if (this.isDisposed) return;
-    if (this.users.size > 0 || this.dispatcher.imageRegion !== null) throw new XdpError('EBUSY', `discard(${this.name}): programs were attached; use dispose()`);
+    if (this.attachments.size > 0 || this.dispatcher.imageRegion !== null) throw new XdpError('EBUSY', `discard(${this.name}): programs were attached; use dispose()`);
     freeRegions(this.arena, [this.stubs.plain, this.stubs.stats, ...this.trampoline.regions]);
     this.isDisposed = true;
   }
 
   /** @internal */
-  async disposeAs(): Promise<void> {
-    if (this.isDisposed) return;
-    await this.queue;
-    if (this.isDisposed) return;
-    await this.dispatcher.dispose();
-    if (!this.arena.disposed) {
-      await this.trampoline.dispose({ syncTimeoutMs: this.dispatcher.syncTimeout });
-      freeRegions(this.arena, [this.stubs.plain, this.stubs.stats]);
-    }
-    for (const [prog, users] of this.users) for (let i = 0; i < users; i++) holdProg(prog, -1);
-    this.users.clear();
-    this.ownerUsers.clear();
-    this.isDisposed = true;
+  disposeAs(): Promise<void> {
+    if (this.isDisposed) return Promise.resolve();
+    return this.lock.run(async () => {
+      if (this.isDisposed) return;
+      await this.dispatcher.dispose();
+      if (!this.arena.disposed) {
+        await this.trampoline.dispose({ syncTimeoutMs: this.dispatcher.syncTimeout });
+        freeRegions(this.arena, [this.stubs.plain, this.stubs.stats]);
+      }
+      for (const [prog, a] of this.attachments) for (let i = 0; i < a.users; i++) holdProg(prog, -1);
+      this.attachments.clear();
+      this.isDisposed = true;
+    });
   }
 }
 

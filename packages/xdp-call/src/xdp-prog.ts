@@ -3,8 +3,8 @@ import type { CodeBuffer } from '@bpf-dispatcher/x86';
 import { emitText } from '@bpf-dispatcher/text-poke';
 import { ticksToNanoseconds } from './clock.js';
 import { XdpError } from './errors.js';
-import { BPF_PROG } from './layout.js';
-import { assertArena, assertName, describe, messageOf, u64 } from './validate.js';
+import { BpfProgStruct } from './layout.js';
+import { assertArena, assertName, describe, messageOf } from './validate.js';
 
 /** Per-program statistics, as `bpf_prog_stats`. */
 export interface XdpProgStats {
@@ -54,6 +54,11 @@ export interface XdpProg {
 interface ProgState {
   readonly arena: TextArena;
   readonly regions: readonly Region[];
+  /**
+   * The program's own reference count (the kernel's `bpf_prog->aux->refcnt` beyond the
+   * loader's): one per xdp_call attachment (the xdp_call's book says which) and one per
+   * {@link retainXdpProg} (a driver's rings, whose netdev owns its prog pointer).
+   */
   holds: number;
   phase: 'live' | 'disposing' | 'disposed';
   pending: Promise<void> | null;
@@ -121,12 +126,14 @@ export function createXdpProg(arena: TextArena, name: string, size: number, emit
 /**
  * @internal The builder behind every program: `owned` are data regions the program's
  * extras use (freed with it, and on failure); `extras(base, live)` adds methods, where
- * `live(what)` throws DISPOSED once the program or its arena is gone.
+ * `live(what)` throws DISPOSED once the program or its arena is gone. `size` is the
+ * caller's upper bound (createXdpProg's contract: `emit` runs once); without it the text
+ * is sized from the code (`emit` then runs more than once and must emit the same code).
  */
 export function buildXdpProg<T extends object>(
   arena: TextArena,
   name: string,
-  size: number,
+  size: number | undefined,
   emit: (buf: CodeBuffer, info: { readonly id: number }) => void,
   owned: Region[],
   extras: (base: XdpProg, live: (what: string) => void) => T,
@@ -134,7 +141,7 @@ export function buildXdpProg<T extends object>(
   try {
     assertArena(arena, 'createXdpProg');
     assertName(name, 'createXdpProg');
-    if (!Number.isSafeInteger(size) || size <= 0 || size > 1 << 20) throw new XdpError('EINVAL', `createXdpProg: size must be an integer from 1 to ${1 << 20}, got ${describe(size)}`);
+    if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0 || size > 1 << 20)) throw new XdpError('EINVAL', `createXdpProg: size must be an integer from 1 to ${1 << 20}, got ${describe(size)}`);
     if (typeof emit !== 'function') throw new XdpError('EINVAL', 'createXdpProg: emit must be a function');
   } catch (error) {
     freeRegions(arena, owned);
@@ -143,18 +150,17 @@ export function buildXdpProg<T extends object>(
   const regions: Region[] = [...owned];
   try {
     const id = nextId++;
-    const text = emitText(arena, size, (buf) => emit(buf, { id }), { align: 16 });
+    const text = size === undefined ? emitText(arena, (buf) => emit(buf, { id }), { align: 16 }) : emitText(arena, size, (buf) => emit(buf, { id }), { align: 16 });
     regions.push(text);
     const insns = arena.allocData(64);
     regions.push(insns);
-    const struct = arena.allocData(BPF_PROG.size);
+    const struct = arena.allocData(BpfProgStruct.size, BpfProgStruct.align);
     regions.push(struct);
-    const init = new Uint8Array(BPF_PROG.size);
-    const view = new DataView(init.buffer);
-    view.setBigUint64(BPF_PROG.bpfFunc, text.address, true);
-    view.setBigUint64(BPF_PROG.insnsi, insns.address, true);
-    view.setUint32(BPF_PROG.id, id, true);
-    arena.write(struct.address, init);
+    const fields = BpfProgStruct.view(arena, struct);
+    fields.clear();
+    fields.set('bpfFunc', text.address);
+    fields.set('insnsi', insns.address);
+    fields.set('id', id);
     const state: ProgState = { arena, regions, holds: 0, phase: 'live', pending: null };
     const live = (what: string) => {
       if (arena.disposed) throw new XdpError('DISPOSED', `${name}.${what}: the arena was disposed`);
@@ -172,13 +178,13 @@ export function buildXdpProg<T extends object>(
       },
       stats: () => {
         live('stats');
-        const bytes = arena.read(struct.address + BigInt(BPF_PROG.statsCnt), 16);
-        const ticks = u64(bytes, 8);
-        return { cnt: u64(bytes, 0), ticks, nsecs: ticksToNanoseconds(arena, ticks) };
+        const ticks = fields.get('statsTicks');
+        return { cnt: fields.get('statsCnt'), ticks, nsecs: ticksToNanoseconds(arena, ticks) };
       },
       resetStats: () => {
         live('resetStats');
-        arena.write(struct.address + BigInt(BPF_PROG.statsCnt), new Uint8Array(16));
+        fields.set('statsCnt', 0n);
+        fields.set('statsTicks', 0n);
       },
       dispose: () => disposeProg(state, name),
     };

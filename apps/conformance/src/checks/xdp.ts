@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { I40eDevice, i40eXdpSetup } from '@bpf-dispatcher/i40e';
-import { XdpAction, buildUdpFrame, createXdpBuff, defineXdpCall, parseUdpFrame, xdpCallRun, xdpCallUpdate, xdpDrop, xdpPass, xdpRxqInfo, xdpTx, xdpUdpFilter } from '@bpf-dispatcher/xdp-call';
+import { I40eDevice, buildUdpFrame, i40eXdpSetup, parseUdpFrame } from '@bpf-dispatcher/i40e';
+import { XdpAction, createXdpBuff, defineXdpCall, xdpCallRun, xdpCallUpdate, xdpDrop, xdpPass, xdpRxqInfo, xdpTx, xdpUdpFilter } from '@bpf-dispatcher/xdp-call';
 import type { Check } from '../suite.js';
 
 const FLOW = { srcMac: [2, 0, 0, 0, 0, 1], dstMac: [2, 0, 0, 0, 0, 2], srcIp: 0x0a000001, dstIp: 0x0a000002, srcPort: 4000, dstPort: 53 };

@@ -70,7 +70,10 @@ describeNative('ALU and ALU64 natively, against the RFC 9669 semantics', () => {
 
   it.each(variants)('$op (off $off), immediate source, 32 and 64 bits, every edge immediate', ({ op, off }) => {
     for (const w32 of [false, true]) {
-      const pairs = VALUES.flatMap((a) => IMMS.map((imm) => [a, imm] as const));
+      // An immediate divisor of 0 is refused by the verifier ("div by zero", as in the kernel)
+      // and never reaches the JIT; division by a zero register is tested below.
+      const imms = op === 'DIV' || op === 'MOD' ? IMMS.filter((imm) => imm !== 0) : IMMS;
+      const pairs = VALUES.flatMap((a) => imms.map((imm) => [a, imm] as const));
       const insns: Insn[] = [];
       pairs.forEach(([a, imm], k) => {
         insns.push(...lddw(2, a), aluK(op, 2, imm, w32, off), stx('DW', 1, 2, 8 * k));
@@ -90,7 +93,8 @@ describeNative('ALU and ALU64 natively, against the RFC 9669 semantics', () => {
       for (const divisor of divisors)
         for (let dst = 0; dst <= 9; dst++)
           for (let src = 0; src <= 10; src++) {
-            if (src === 10 && op !== 'MOV' && op !== 'ADD') continue;
+            // r10 as a source makes a stack pointer the verifier will not let out into the buffer
+            if (src === 10) continue;
             const init = SEED.map((v, k) => (k === src && k !== dst ? divisor : v));
             const { data } = runNative(dumpRegs([aluX(op, dst, src, w32, off)], init), { data: new Uint8Array(80) });
             const regs = readDump(data);

@@ -4,7 +4,7 @@
  * sign-extended to 64 bits for ALU64. Division and modulo test the divisor: eBPF defines
  * `x / 0 = 0` and `x % 0 = x`, and signed `INT_MIN / -1 = INT_MIN`, `INT_MIN % -1 = 0`
  * (the kernel verifier patches the same checks in before its JIT runs). Shifts by a register
- * go through `cl`, saving rcx (R4) in a scratch register as the kernel does without BMI2.
+ * go through `cl`, saving rcx (R4) with push/pop as the kernel does without BMI2.
  */
 import {
   type AluOp,
@@ -12,12 +12,17 @@ import {
   cdq,
   cqo,
   div,
+  type Gp,
   idiv,
   imul,
+  jcc,
+  jmp,
   mov,
   movsx,
   movzx,
   neg,
+  pop,
+  push,
   type ShiftOp,
   shift,
   shiftCl,
@@ -26,7 +31,7 @@ import {
 } from '@bpf-dispatcher/x86';
 import { BPF_ALU_OP, BPF_CLASS, BPF_SRC, type Insn } from '../insn.js';
 import type { JitContext } from './context.js';
-import { AUX, AUX2, AUX3, type Bits, bpfReg, bpfReg64, view } from './registers.js';
+import { AUX, type Bits, bpfReg, bpfReg64, view } from './registers.js';
 
 /** x86 ALU operation by `op >> 4` (add, sub, or, and, xor), else undefined. */
 const SIMPLE: readonly (AluOp | undefined)[] = (() => {
@@ -114,14 +119,18 @@ function emitShiftX(ctx: JitContext, op: ShiftOp, dst: number, src: number, bits
     shiftCl(b, op, bpfReg(dst, bits));
     return;
   }
-  mov(b, AUX, 'rcx');
-  mov(b, 'rcx', bpfReg64(src));
   if (dst === 4) {
+    // R4 is rcx itself: shift a copy, then put it back (the kernel's non-BMI2 sequence).
+    mov(b, AUX, 'rcx');
+    mov(b, 'rcx', bpfReg64(src));
     shiftCl(b, op, view(AUX, bits));
     mov(b, 'rcx', AUX);
   } else {
+    // push/pop (1 byte each) keep R4 as the kernel does without BMI2; nothing between them calls.
+    push(b, 'rcx');
+    mov(b, 'rcx', bpfReg64(src));
     shiftCl(b, op, bpfReg(dst, bits));
-    mov(b, 'rcx', AUX);
+    pop(b, 'rcx');
   }
 }
 
@@ -138,11 +147,17 @@ function emitDivByMinusOne(ctx: JitContext, dst: number, isMod: boolean, bits: 3
   else neg(ctx.buf, bpfReg(dst, bits));
 }
 
+/**
+ * Division and modulo in the kernel's shape: the divisor is tested where it lies (copied to
+ * r11 only if it is rax or rdx, which the division clobbers; an immediate goes to r11), the
+ * special cases branch over the division with short jumps, and rax/rdx are saved with
+ * push/pop around `div`/`idiv` only when they are not the destination.
+ */
 function emitDivMod(ctx: JitContext, x: Insn, bits: 32 | 64, isMod: boolean, signed: boolean, isX: boolean): void {
   const b = ctx.buf;
-  const aux = view(AUX, bits);
   const done = b.newLabel();
   let usedDone = false;
+  let divisor: Gp;
   if (!isX) {
     if (x.imm === 0) {
       emitDivByZero(ctx, x.dst, isMod, bits);
@@ -152,42 +167,48 @@ function emitDivMod(ctx: JitContext, x: Insn, bits: 32 | 64, isMod: boolean, sig
       emitDivByMinusOne(ctx, x.dst, isMod, bits);
       return;
     }
+    divisor = view(AUX, bits);
     if (bits === 64) mov(b, AUX, x.imm);
-    else mov(b, aux, x.imm);
+    else mov(b, divisor, x.imm);
   } else {
-    mov(b, aux, bpfReg(x.src, bits));
-    const nonzero = b.newLabel();
-    test(b, aux, aux);
-    ctx.jumpTo('ne', nonzero);
-    emitDivByZero(ctx, x.dst, isMod, bits);
-    ctx.jumpTo(null, done);
-    b.bind(nonzero);
+    divisor = x.src === 0 || x.src === 3 ? view(AUX, bits) : bpfReg(x.src, bits);
+    if (x.src === 0 || x.src === 3) mov(b, divisor, bpfReg(x.src, bits));
+    test(b, divisor, divisor);
     usedDone = true;
+    if (isMod && bits === 64)
+      jcc(b, 'e', done, 'short'); // x % 0 = x: nothing to do
+    else {
+      const nonzero = b.newLabel();
+      jcc(b, 'ne', nonzero, 'short');
+      emitDivByZero(ctx, x.dst, isMod, bits);
+      jmp(b, done, 'short');
+      b.bind(nonzero);
+    }
     if (signed) {
       const normal = b.newLabel();
-      x86alu(b, 'cmp', aux, -1);
-      ctx.jumpTo('ne', normal);
+      x86alu(b, 'cmp', divisor, -1);
+      jcc(b, 'ne', normal, 'short');
       emitDivByMinusOne(ctx, x.dst, isMod, bits);
-      ctx.jumpTo(null, done);
+      jmp(b, done, 'short');
       b.bind(normal);
     }
   }
   const d = bpfReg64(x.dst);
-  mov(b, AUX2, 'rax');
-  mov(b, AUX3, 'rdx');
-  mov(b, view('rax', bits), bpfReg(x.dst, bits));
+  if (d !== 'rax') push(b, 'rax');
+  if (d !== 'rdx') push(b, 'rdx');
+  if (d !== 'rax') mov(b, view('rax', bits), bpfReg(x.dst, bits));
   if (signed) {
     if (bits === 64) cqo(b);
     else cdq(b);
-    idiv(b, aux);
+    idiv(b, divisor);
   } else {
     x86alu(b, 'xor', 'edx', 'edx');
-    div(b, aux);
+    div(b, divisor);
   }
-  mov(b, aux, view(isMod ? 'rdx' : 'rax', bits));
-  if (d !== 'rax') mov(b, 'rax', AUX2);
-  if (d !== 'rdx') mov(b, 'rdx', AUX3);
-  mov(b, d, AUX);
+  const result = isMod ? 'rdx' : 'rax';
+  if (d !== result) mov(b, bpfReg(x.dst, bits), view(result, bits));
+  if (d !== 'rdx') pop(b, 'rdx');
+  if (d !== 'rax') pop(b, 'rax');
   if (usedDone) b.bind(done);
 }
 

@@ -5,19 +5,62 @@ import { describe, expect, it } from 'vitest';
 import { EbpfError } from '../errors.js';
 import { type Insn, insn } from '../insn.js';
 import { aluK, aluX, atomic, callLocal, endian, exit, ja, jmpK, lddw, ldx, mov, st } from '../test-support/jit-builders.js';
+import { verify } from '../verifier/verify.js';
+import { analyze } from './analyze.js';
 import { JitError } from './errors.js';
 import { jit } from './jit.js';
 
-// Structural checks run before any code is emitted; the simulated arena is enough here.
+// The JIT's own structural checks (`analyze`, run before any code is emitted, after the
+// verifier): tested directly, as `jit` verifies raw instructions before they get here.
 const arena = new SimulatedArena();
 const refused = (program: unknown): unknown => {
   try {
-    jit(arena, program as Insn[]).free();
+    analyze(program as Insn[]);
   } catch (error) {
     return error;
   }
   return undefined;
 };
+
+describe('jit compiles verified programs only', () => {
+  const prog = [mov(0, 7), exit()];
+
+  it('raw instructions without options.progType: EINVAL, nothing compiled', () => {
+    let error: unknown;
+    try {
+      jit(arena, prog).free();
+    } catch (e) {
+      error = e;
+    }
+    expect(EbpfError.hasCode(error, 'EINVAL')).toBe(true);
+    expect((error as Error).message).toMatch(/progType/);
+  });
+
+  it('a look-alike of a VerifiedProgram (same shape, not from verify) is refused: EINVAL', () => {
+    const genuine = verify(prog, { progType: { kind: 'memory', size: 0 } });
+    const forged = { ...genuine, insns: [ldx('DW', 0, 1, 4096), exit()] };
+    let error: unknown;
+    try {
+      jit(arena, forged).free();
+    } catch (e) {
+      error = e;
+    }
+    expect(EbpfError.hasCode(error, 'EINVAL')).toBe(true);
+    // the genuine one is frozen: its instructions cannot be swapped after verification
+    expect(Object.isFrozen(genuine) && Object.isFrozen(genuine.insns) && Object.isFrozen(genuine.insns[0])).toBe(true);
+    expect(() => jit(arena, genuine).free()).not.toThrow();
+  });
+
+  it('raw instructions with options.progType are verified first: a refusal is VERIFY', () => {
+    let error: unknown;
+    try {
+      jit(arena, [ldx('DW', 0, 1, 0), exit()], { progType: { kind: 'memory', size: 4 } }).free();
+    } catch (e) {
+      error = e;
+    }
+    expect(BpfDispatcherError.hasCode(error, 'VERIFY')).toBe(true);
+  });
+});
 
 describe('jit refuses what it cannot translate safely, with typed errors', () => {
   it('non-programs: EINVAL', () => {
@@ -37,6 +80,15 @@ describe('jit refuses what it cannot translate safely, with typed errors', () =>
       expect(EbpfError.hasCode(error, 'EINVAL')).toBe(true);
     }
     expect(() => jit({} as never, [exit()])).toThrow(EbpfError);
+    for (const bad of [undefined, null, 42, 'exit', {}, [], [null], [{ code: 0x95 }]]) {
+      let error: unknown;
+      try {
+        jit(arena, bad as never, { progType: { kind: 'memory', size: 0 } }).free();
+      } catch (e) {
+        error = e;
+      }
+      expect(BpfDispatcherError.isInstance(error)).toBe(true);
+    }
     expect(() => jit(arena, [exit()], { stackDepth: 513 })).toThrow(EbpfError);
     expect(() => jit(arena, [exit()], { helpers: { 1: 'x' as never } })).toThrow(EbpfError);
   });

@@ -7,7 +7,7 @@
  * image. They do not prove memory accesses safe or loops bounded: that is the verifier's job.
  */
 import { EbpfError } from '../errors.js';
-import { BPF_ALU_OP, BPF_ATOMIC, BPF_CLASS, BPF_JMP_OP, BPF_MODE, BPF_PSEUDO_CALL, BPF_SIZE, BPF_SRC, type Insn } from '../insn.js';
+import { BPF_ALU_OP, BPF_ATOMIC, BPF_ATOMIC_OPS, BPF_CLASS, BPF_JMP_OP, BPF_MODE, BPF_PSEUDO_CALL, BPF_SIZE, BPF_SRC, type Insn } from '../insn.js';
 import { JitError } from './errors.js';
 
 /** Most instructions a program may have (the kernel's BPF_COMPLEXITY_LIMIT_INSNS). */
@@ -32,19 +32,6 @@ export interface Analysis {
   /** Helper ids called. */
   readonly helperIds: ReadonlySet<number>;
 }
-
-const ATOMIC_OPS: ReadonlySet<number> = new Set([
-  BPF_ATOMIC.ADD,
-  BPF_ATOMIC.OR,
-  BPF_ATOMIC.AND,
-  BPF_ATOMIC.XOR,
-  BPF_ATOMIC.ADD | BPF_ATOMIC.FETCH,
-  BPF_ATOMIC.OR | BPF_ATOMIC.FETCH,
-  BPF_ATOMIC.AND | BPF_ATOMIC.FETCH,
-  BPF_ATOMIC.XOR | BPF_ATOMIC.FETCH,
-  BPF_ATOMIC.XCHG,
-  BPF_ATOMIC.CMPXCHG,
-]);
 
 function isInt(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
@@ -207,7 +194,7 @@ function checkInsn(insns: readonly Insn[], i: number): number {
       }
       if (mode !== BPF_MODE.ATOMIC) fail('unknown store mode');
       if (size !== BPF_SIZE.W && size !== BPF_SIZE.DW) fail('atomic operations are 32 or 64 bits wide');
-      if (!ATOMIC_OPS.has(imm)) fail('unknown atomic operation');
+      if (!BPF_ATOMIC_OPS.has(imm)) fail('unknown atomic operation');
       const fetches = (imm & BPF_ATOMIC.FETCH) !== 0;
       return reg(dst, 'base', false) | reg(src, 'source', fetches) | (imm === BPF_ATOMIC.CMPXCHG ? 1 : 0);
     }

@@ -33,8 +33,9 @@ function atomicRef(op: AtomicName, fetch: boolean, bits: 32 | 64, s: State): Sta
 
 /**
  * One case: memory at [r10 + SLOT] = mem; base register `dst` points at it (or is r10);
- * `src` and r0 hold their values; the atomic runs; then r0, src, r10 and the memory
- * word are written to the data buffer.
+ * `src` and r0 hold their values; the atomic runs; then r0, src and the memory word (read
+ * back through r10, which must have survived) are written to the data buffer. Pointers
+ * never reach the buffer or the atomic's operand: the verifier refuses such leaks.
  */
 function program(op: AtomicName, fetch: boolean, size: 'W' | 'DW', dst: number, src: number, s: State): Insn[] {
   const tmp = [6, 7, 8].find((r) => r !== dst && r !== src) as number;
@@ -48,7 +49,6 @@ function program(op: AtomicName, fetch: boolean, size: 'W' | 'DW', dst: number, 
     ldx('DW', 1, 10, -8),
     stx('DW', 1, 0, 0),
     stx('DW', 1, src, 8),
-    stx('DW', 1, 10, 16),
     ldx('DW', tmp, 10, SLOT),
     stx('DW', 1, tmp, 24),
   );
@@ -73,28 +73,23 @@ describe.skipIf(!NATIVE)('atomics natively', () => {
     { op: 'CMPXCHG', fetch: false },
   ];
 
-  it.each(variants)('$op (fetch $fetch), 32 and 64 bits, with R0 and R4 as base or source', ({ op, fetch }) => {
+  it.each(variants)('$op (fetch $fetch), 32 and 64 bits, with R0 as source and R4 as base or source', ({ op, fetch }) => {
     for (const size of ['W', 'DW'] as const)
       for (const [dst, src] of [
         [10, 2],
         [2, 3],
-        [0, 2],
         [2, 0],
         [4, 9],
         [9, 4],
         [10, 0],
-        [6, 6],
       ] as const) {
-        if (dst === src && op !== 'ADD') continue;
         for (const s of CASES) {
-          if (dst === src && fetch) continue;
           const { data } = runNative(program(op, fetch, size, dst, src, s), { data: new Uint8Array(32) });
           const view = new DataView(data.buffer, data.byteOffset);
           const got = { r0: view.getBigUint64(0, true), src: view.getBigUint64(8, true), mem: view.getBigUint64(24, true) };
-          const base = BigInt.asUintN(64, view.getBigUint64(16, true) + BigInt(SLOT - 16)); // the pointer dst held
-          // The registers as the instruction saw them: a base in R0 is the pointer, a source in R0 is r0.
-          const r0 = dst === 0 ? base : src === 0 ? s.src : s.r0;
-          const before: State = { r0, src: src === dst ? base : src === 0 ? r0 : s.src, mem: s.mem };
+          // The registers as the instruction saw them: a source in R0 is r0.
+          const r0 = src === 0 ? s.src : s.r0;
+          const before: State = { r0, src: src === 0 ? r0 : s.src, mem: s.mem };
           const after = atomicRef(op, fetch, size === 'W' ? 32 : 64, before);
           // When src is R0 both names are one register: it ends with what src gets (cmpxchg: the old value).
           const finalR0 = src === 0 && op !== 'CMPXCHG' ? after.src : after.r0;

@@ -3,12 +3,22 @@ import { alu, imul, mov, ret } from '@bpf-dispatcher/x86';
 import { describe, expect, it } from 'vitest';
 import type { Insn } from '../insn.js';
 import { testRun } from '../test-run.js';
-import { aluK, aluX, mov as bmov, callHelper, callLocal, exit, lddw, ldx, movX, st, stx } from '../test-support/jit-builders.js';
+import { aluK, aluX, mov as bmov, callHelper, callLocal, exit, jmpK, lddw, ldx, movX, st, stx } from '../test-support/jit-builders.js';
 import { NATIVE, nativeArena, runNative } from '../test-support/jit-native.js';
+import type { HelperSpec } from '../verifier/helpers.js';
 import { JitError } from './errors.js';
 import { jit } from './jit.js';
 
 /** Native helpers (System V): a weighted sum of the five arguments that clobbers every caller-saved register, and one that reports rsp mod 16. */
+/** The verifier's view of the test helpers: 1 takes nothing, 3 and 7 five numbers, 99 nothing. */
+const SPECS: HelperSpec[] = [
+  { id: 1, name: 'test_align', args: [], ret: 'integer' },
+  { id: 3, name: 'test_sum5', args: ['anything', 'anything', 'anything', 'anything', 'anything'], ret: 'integer' },
+  { id: 7, name: 'test_sum5b', args: ['anything', 'anything', 'anything', 'anything', 'anything'], ret: 'integer' },
+  { id: 99, name: 'test_none', args: [], ret: 'integer' },
+];
+const MEM0 = { progType: { kind: 'memory', size: 0 }, verifyOptions: { helpers: SPECS } } as const;
+
 function helpers(): { sum: bigint; align: bigint } {
   const arena = nativeArena();
   const sum = emitText(arena, 128, (b) => {
@@ -75,12 +85,12 @@ describe.skipIf(!NATIVE)('calls natively', () => {
     const { align } = helpers();
     for (const used of [[], [6], [6, 7], [6, 7, 8], [6, 7, 8, 9]]) {
       const prog: Insn[] = [...used.map((r) => bmov(r, 1)), callHelper(1), exit()];
-      for (const stackDepth of [0, 8, 24, 512]) expect(runNative(prog, { helpers: { 1: align }, stackDepth }).r0).toBe(8n);
+      for (const stackDepth of [0, 8, 24, 512]) expect(runNative(prog, { ...MEM0, helpers: { 1: align }, stackDepth }).r0).toBe(8n);
     }
   });
 
   it('a helper id without an address is refused with a JitError', () => {
-    expect(() => jit(nativeArena(), [callHelper(99), exit()])).toThrow(JitError);
+    expect(() => jit(nativeArena(), [callHelper(99), exit()], MEM0)).toThrow(JitError);
   });
 
   it('BPF-to-BPF calls: own frames, arguments in R1..R5, R6..R9 and the caller stack preserved', () => {
@@ -120,15 +130,28 @@ describe.skipIf(!NATIVE)('calls natively', () => {
       return out;
     };
     expect(runNative(chain(8)).r0).toBe(7n);
-    expect(() => jit(nativeArena(), chain(9))).toThrow(/frames/);
-    expect(() => jit(nativeArena(), [callLocal(-1), exit()])).toThrow(/recursive/);
-    expect(() => jit(nativeArena(), [callLocal(1), exit(), callLocal(-1), exit()])).toThrow(/recursive/);
+    // the verifier refuses them first, in its words
+    expect(() => jit(nativeArena(), chain(9), MEM0)).toThrow(/frames/);
+    expect(() => jit(nativeArena(), [callLocal(-1), exit()], MEM0)).toThrow(/recursive/);
+    expect(() => jit(nativeArena(), [callLocal(1), exit(), callLocal(-1), exit()], MEM0)).toThrow(/recursive/);
   });
 
   it('exits in the middle of a subprogram return through its epilogue', () => {
-    const prog: Insn[] = [bmov(6, 1), callLocal(2), aluX('ADD', 0, 6), exit(), bmov(6, 50), bmov(0, 9), exit(), bmov(0, 1), exit()];
+    // the jne/jeq (never taken) keep the code after the middle exit reachable, as the verifier requires
+    const prog: Insn[] = [
+      bmov(6, 1),
+      callLocal(2),
+      aluX('ADD', 0, 6),
+      exit(),
+      bmov(6, 50),
+      bmov(0, 9),
+      jmpK('JNE', 6, 50, 1),
+      exit(),
+      bmov(0, 1),
+      exit(),
+    ];
     expect(runNative(prog).r0).toBe(10n);
-    expect(runNative([bmov(0, 3), stx('DW', 10, 0, -8), exit(), bmov(0, 4), exit()]).r0).toBe(3n);
+    expect(runNative([bmov(0, 3), stx('DW', 10, 0, -8), jmpK('JEQ', 0, 4, 1), exit(), bmov(0, 4), exit()]).r0).toBe(3n);
   });
 });
 
@@ -138,6 +161,7 @@ describe('helper calls on the simulated arena', () => {
     const helper = arena.textRange[0] - 0x1000n; // outside the arena, within rel32 reach
     arena.defineExternal(helper, (regs) => regs.rdi + 2n * regs.rsi + 3n * regs.rdx + 4n * regs.rcx + 5n * regs.r8);
     const prog = jit(arena, [bmov(1, 1), bmov(2, 10), bmov(3, 100), bmov(4, 1000), bmov(5, 10000), callHelper(3), exit()], {
+      ...MEM0,
       helpers: { 3: helper },
     });
     expect(testRun(prog).retval).toBe(1n + 20n + 300n + 4000n + 50000n);
@@ -148,9 +172,9 @@ describe('helper calls on the simulated arena', () => {
     const arena = new SimulatedArena({ textSize: 4096 });
     // 200 failed compilations of ~30 bytes each would exhaust 4 KiB of text if regions leaked
     for (let i = 0; i < 200; i++) {
-      expect(() => jit(arena, [callHelper(3), exit()], { helpers: { 3: 0x7000_0000_0000n } })).toThrow(/out of rel32 reach/);
+      expect(() => jit(arena, [callHelper(1), exit()], { ...MEM0, helpers: { 1: 0x7000_0000_0000n } })).toThrow(/out of rel32 reach/);
     }
-    jit(arena, [bmov(0, 1), exit()]).free();
+    jit(arena, [bmov(0, 1), exit()], MEM0).free();
     arena.dispose();
   });
 });

@@ -28,5 +28,5 @@ export function emitExit(ctx: JitContext, i: number): void {
   const epilogue = ctx.epilogue;
   if (sp === undefined || epilogue === undefined) throw new JitError(i, 'exit outside a subprogram');
   if (i === sp.end - 1) return;
-  ctx.jumpTo(null, epilogue);
+  ctx.jumpTo(null, epilogue, sp.end);
 }

@@ -1,5 +1,5 @@
 import { type Address, CodeBuffer, type Condition, jcc, jmp, type Label } from '@bpf-dispatcher/x86';
-import type { Insn } from '../insn.js';
+import { BPF_ALU_OP, BPF_CLASS, BPF_JMP_OP, type Insn } from '../insn.js';
 import type { Analysis, SubprogInfo } from './analyze.js';
 
 /** A `call rel32` to a helper, patched once the image's address is known. */
@@ -9,6 +9,47 @@ export interface HelperSite {
   readonly target: bigint;
   readonly id: number;
   readonly index: number;
+}
+
+/**
+ * An upper bound of the native bytes one slot becomes (the longest forms each emitter
+ * uses: e.g. `cmp r64, imm32` + `jcc rel32` = 13 bytes, a division with its checks under 56).
+ * Sums of these tell a forward jump whether `rel8` reaches its target before the target is
+ * emitted, as the kernel's converging passes find out by emitting again.
+ */
+function slotBound(x: Insn): number {
+  switch (x.code & 0x07) {
+    case BPF_CLASS.ALU:
+    case BPF_CLASS.ALU64: {
+      const op = x.code & 0xf0;
+      return op === BPF_ALU_OP.DIV || op === BPF_ALU_OP.MOD ? 56 : 12;
+    }
+    case BPF_CLASS.JMP:
+    case BPF_CLASS.JMP32: {
+      const op = x.code & 0xf0;
+      return op === BPF_JMP_OP.CALL || op === BPF_JMP_OP.EXIT || op === BPF_JMP_OP.JA ? 5 : 13;
+    }
+    case BPF_CLASS.LD:
+      return 10; // lddw: movabs (the second slot counts 0)
+    case BPF_CLASS.ST:
+      return 14;
+    default:
+      return (x.code & 0xe0) === 0xc0 ? 40 : 10; // atomics (fetch loops), else ldx/stx
+  }
+}
+
+/** Prefix sums of {@link slotBound}: `bounds[k]` bounds the bytes of slots 0..k-1. */
+function slotBounds(insns: readonly Insn[]): Int32Array {
+  const bounds = new Int32Array(insns.length + 1);
+  for (let i = 0; i < insns.length; i++) {
+    const x = insns[i] as Insn;
+    bounds[i + 1] = (bounds[i] as number) + slotBound(x);
+    if (x.code === (BPF_CLASS.LD | 0x18) && i + 1 < insns.length) {
+      i++;
+      bounds[i + 1] = bounds[i] as number; // the second slot of lddw emits nothing
+    }
+  }
+  return bounds;
 }
 
 /** The state of one translation: the code buffer, a label per jump target, the frames. */
@@ -24,13 +65,19 @@ export class JitContext {
   epilogue: Label | undefined;
   /** The subprogram being emitted. */
   subprog: SubprogInfo | undefined;
+  /** The slot being emitted. */
+  private current = 0;
+  /** Byte bounds of the slots for short forward jumps (undefined: forward jumps are rel32). */
+  private readonly bounds: Int32Array | undefined;
 
   constructor(
     readonly analysis: Analysis,
     readonly helpers: ReadonlyMap<number, bigint>,
     capacity: number,
+    shortForward = true,
   ) {
     this.buf = new CodeBuffer(0n, capacity);
+    this.bounds = shortForward ? slotBounds(analysis.insns) : undefined;
     this.offsets = new Int32Array(analysis.insns.length).fill(-1);
     this.labels = new Array(analysis.insns.length);
     this.entries = analysis.subprogs.map(() => this.buf.newLabel());
@@ -52,14 +99,26 @@ export class JitContext {
 
   /** Bind instruction `i`'s label if something jumps to it. */
   bindInsn(i: number): void {
+    this.current = i;
     this.offsets[i] = this.buf.length;
     if (this.analysis.isTarget[i]) this.buf.bind(this.labelAt(i));
   }
 
-  /** Jump (conditionally) to a label: the short form when it is bound and within rel8 reach. */
-  jumpTo(cond: Condition | null, label: Label): void {
+  /**
+   * Jump (conditionally) to a label: the short form when it is bound and within rel8 reach,
+   * or, forward, when the slots between this one and `target` (the slot the label will be
+   * bound at; the subprogram's end for its epilogue) cannot exceed 127 bytes.
+   */
+  jumpTo(cond: Condition | null, label: Label, target?: number): void {
     const at = this.buf.labelOffset(label);
-    const short = at !== undefined && at - (this.buf.length + 2) >= -128;
+    const bounds = this.bounds;
+    const short =
+      at !== undefined
+        ? at - (this.buf.length + 2) >= -128
+        : target !== undefined &&
+          bounds !== undefined &&
+          target > this.current &&
+          (bounds[target] as number) - (bounds[this.current + 1] as number) <= 127;
     if (cond === null) jmp(this.buf, label, short ? 'short' : 'near');
     else jcc(this.buf, cond, label, short ? 'short' : 'near');
   }

@@ -45,7 +45,8 @@ const aluGen: fc.Arbitrary<Gen> = fc.oneof(
     insn: aluX(op, d, s, w, signed && (op === 'DIV' || op === 'MOD') ? 1 : 0),
   })),
   fc.tuple(fc.constantFrom(...ALU_OPS), reg, imm, w32, fc.boolean()).map(([op, d, i, w, signed]) => ({
-    insn: aluK(op, d, op.endsWith('SH') ? i & (w ? 31 : 63) : i, w, signed && (op === 'DIV' || op === 'MOD') ? 1 : 0),
+    // The verifier refuses division by an immediate zero (as the kernel does): use 1 there.
+    insn: aluK(op, d, op.endsWith('SH') ? i & (w ? 31 : 63) : (op === 'DIV' || op === 'MOD') && i === 0 ? 1 : i, w, signed && (op === 'DIV' || op === 'MOD') ? 1 : 0),
   })),
   fc.tuple(reg, w32).map(([d, w]) => ({ insn: aluK('NEG', d, 0, w) })),
   fc.tuple(reg, reg, fc.constantFrom(8, 16, 32), w32).map(([d, s, bits, w]) => ({ insn: aluX('MOV', d, s, w && bits !== 32, bits) })),

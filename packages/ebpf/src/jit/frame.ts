@@ -7,7 +7,7 @@
  * Unlike the kernel (kernel code has no ABI alignment rule) the frame keeps rsp 16-byte
  * aligned at every call, as System V requires of the native helpers a caller provides.
  */
-import { alu, mov, nop5, pop, push, ret } from '@bpf-dispatcher/x86';
+import { alu, jcc, mov, nop5, pop, push, qword, ret } from '@bpf-dispatcher/x86';
 import type { SubprogInfo } from './analyze.js';
 import type { JitContext } from './context.js';
 import { bpfReg64 } from './registers.js';
@@ -23,15 +23,28 @@ export function frameSize(stackDepth: number, pushed: number): number {
 
 /**
  * Emit a subprogram's prologue. The main program starts with the 5-byte nop the kernel
- * leaves at every `bpf_func` for trampolines (`bpf_arch_text_poke`).
+ * leaves at every `bpf_func` for trampolines (`bpf_arch_text_poke`). With `zeroStack`, the
+ * frame's `stackDepth` bytes (rounded up to 8) below rbp are zeroed by a loop on r11 (a
+ * scratch register: R1-R5, the arguments, are untouched).
  */
-export function emitPrologue(ctx: JitContext, sp: SubprogInfo, stackDepth: number, main: boolean): void {
+export function emitPrologue(ctx: JitContext, sp: SubprogInfo, stackDepth: number, main: boolean, zeroStack = false): void {
   const b = ctx.buf;
   if (main) nop5(b);
   push(b, 'rbp');
   mov(b, 'rbp', 'rsp');
   const size = frameSize(stackDepth, sp.calleeSaved.length);
   if (size > 0) alu(b, 'sub', 'rsp', size);
+  const zeroed = Math.ceil(stackDepth / 8) * 8;
+  if (zeroStack && zeroed > 0) {
+    mov(b, 'r11', 'rbp');
+    alu(b, 'sub', 'r11', zeroed);
+    const top = b.newLabel();
+    b.bind(top);
+    mov(b, qword('r11'), 0);
+    alu(b, 'add', 'r11', 8);
+    alu(b, 'cmp', 'r11', 'rbp');
+    jcc(b, 'ne', top, 'short');
+  }
   for (const r of sp.calleeSaved) push(b, bpfReg64(r));
 }
 

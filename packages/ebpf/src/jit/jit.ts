@@ -7,8 +7,8 @@ import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
 import { type Address, BpfDispatcherError } from '@bpf-dispatcher/x86';
 import { EbpfError } from '../errors.js';
 import { BPF_CLASS, BPF_JMP_OP, BPF_MODE, type Insn } from '../insn.js';
-import type { ProgramType, VerifyOptions } from '../verifier/types.js';
-import { verify } from '../verifier/verify.js';
+import type { ProgramType, VerifiedProgram, VerifyOptions } from '../verifier/types.js';
+import { isVerifiedProgram, verify } from '../verifier/verify.js';
 import { emitAlu } from './alu.js';
 import { type Analysis, analyze } from './analyze.js';
 import { emitAtomic } from './atomics.js';
@@ -23,9 +23,10 @@ import { emitLddw, emitLoad, emitStoreImm, emitStoreReg } from './memory.js';
 export type HelperTable = ReadonlyMap<number, Address> | Readonly<Record<number, Address>>;
 
 /**
- * A program as the verifier hands it over: the instructions and what it proved about each
- * subprogram. Only the fields the JIT reads are listed; `stackDepth` is the bytes of stack a
- * subprogram uses (the kernel's `subprog_info[].stack_depth`).
+ * The fields of a verified program the JIT reads: the instructions and what the verifier
+ * proved about each subprogram (`stackDepth`: the bytes of stack it uses, the kernel's
+ * `subprog_info[].stack_depth`). Only a genuine {@link VerifiedProgram} returned by `verify`
+ * is accepted by {@link jit}: an object of this shape made elsewhere is refused.
  */
 export interface VerifiedProgramLike {
   readonly insns: readonly Insn[];
@@ -37,14 +38,14 @@ export interface JitOptions {
   /** Addresses of the helpers the program calls, by helper id (`call imm`): native functions, System V ABI. */
   readonly helpers?: HelperTable;
   /**
-   * Stack bytes per frame for a program given as raw instructions (default 512, the
-   * kernel's MAX_BPF_STACK: conservative, as nothing proved a smaller depth).
+   * At least this many stack bytes per frame (0..512; default 0: the depth the verifier
+   * proved for each subprogram).
    */
   readonly stackDepth?: number;
   /**
-   * Verify raw instructions first for this program type (the kernel's `bpf_check` before
-   * `bpf_int_jit_compile`): the verifier's stack depths are then used, and a program it
-   * refuses throws its VerifierError (code VERIFY). Ignored when a verified program is passed.
+   * The program type to verify raw instructions for (the kernel's `bpf_check` before
+   * `bpf_int_jit_compile`); required with raw instructions. A program the verifier refuses
+   * throws its VerifierError (code VERIFY). Ignored when a VerifiedProgram is passed.
    */
   readonly progType?: ProgramType;
   /** Further verifier options (helpers, maps, limits) when `progType` is given. */
@@ -99,34 +100,40 @@ function isArena(value: unknown): value is TextArena {
   );
 }
 
-/** Stack depth of each subprogram: the verifier's when given, else `fallback` per frame. */
-function stackDepths(analysis: Analysis, program: unknown, fallback: number): number[] {
-  const depths = analysis.subprogs.map(() => fallback);
-  if (Array.isArray(program)) return depths;
-  const sps = (program as VerifiedProgramLike).subprograms;
-  if (sps === undefined) return depths;
-  for (const sp of sps) {
+/** Stack depth of each subprogram: the verifier's, at least `minimum`. */
+function stackDepths(analysis: Analysis, program: VerifiedProgram, minimum: number): number[] {
+  const depths = analysis.subprogs.map(() => minimum);
+  for (const sp of program.subprograms) {
     const k = analysis.subprogs.findIndex((s) => s.start === sp.start);
     if (k < 0 || !Number.isInteger(sp.stackDepth) || sp.stackDepth < 0 || sp.stackDepth > MAX_BPF_STACK) {
       throw new EbpfError('EINVAL', `jit: verified subprogram at ${sp.start} has no match or a bad stack depth ${String(sp.stackDepth)}`);
     }
-    depths[k] = sp.stackDepth;
+    depths[k] = Math.max(minimum, sp.stackDepth);
   }
   return depths;
 }
 
 /**
  * Translate the instructions (already analysed) into machine code at offset 0.
+ * `zeroStack`: each frame's stack is zeroed in its prologue (for programs that may read
+ * stack bytes they never wrote, the verifier's `readsUninitStack`), so that no old native
+ * stack contents reach the program.
  * Exported for the benchmark and tests; {@link jit} is the public entry.
  */
-export function emitProgram(analysis: Analysis, helpers: ReadonlyMap<number, bigint>, depths: readonly number[]): JitContext {
-  const ctx = new JitContext(analysis, helpers, 64 + analysis.insns.length * 12);
+export function emitProgram(
+  analysis: Analysis,
+  helpers: ReadonlyMap<number, bigint>,
+  depths: readonly number[],
+  shortForward = true,
+  zeroStack = false,
+): JitContext {
+  const ctx = new JitContext(analysis, helpers, 64 + analysis.insns.length * 12, shortForward);
   const insns = analysis.insns;
   analysis.subprogs.forEach((sp, k) => {
     ctx.subprog = sp;
     ctx.epilogue = ctx.buf.newLabel();
     ctx.buf.bind(ctx.entries[k] as NonNullable<(typeof ctx.entries)[number]>);
-    emitPrologue(ctx, sp, depths[k] as number, k === 0);
+    emitPrologue(ctx, sp, depths[k] as number, k === 0, zeroStack);
     for (let i = sp.start; i < sp.end; i++) {
       const x = insns[i] as Insn;
       ctx.bindInsn(i);
@@ -142,6 +149,22 @@ export function emitProgram(analysis: Analysis, helpers: ReadonlyMap<number, big
     emitEpilogue(ctx, sp);
   });
   return ctx;
+}
+
+/**
+ * Emit and finish the code: forward jumps short where the slot bounds prove rel8 reaches;
+ * should a bound ever be wrong (a rel8 that cannot reach), emit again with rel32 forward jumps.
+ */
+function emitAndFinish(analysis: Analysis, helpers: ReadonlyMap<number, bigint>, depths: readonly number[], zeroStack = false) {
+  try {
+    const ctx = emitProgram(analysis, helpers, depths, true, zeroStack);
+    return { ctx, code: ctx.buf.finish() };
+  } catch (error) {
+    const cause = error instanceof Error && BpfDispatcherError.isInstance(error.cause) ? error.cause : error;
+    if (!BpfDispatcherError.isInstance(cause) || cause.code !== 'DISPLACEMENT_RANGE') throw error;
+    const ctx = emitProgram(analysis, helpers, depths, false, zeroStack);
+    return { ctx, code: ctx.buf.finish() };
+  }
 }
 
 function emitInsn(ctx: JitContext, x: Insn, i: number): void {
@@ -179,43 +202,44 @@ function emitInsn(ctx: JitContext, x: Insn, i: number): void {
  * BPF-to-BPF subprogram after it with its own frame. The entry (`bpfFunc`) follows the
  * kernel's convention, so the dispatcher can call it: context in rdi (R1), result in rax (R0).
  *
- * The program is checked structurally first (known opcodes, fields, R10 read-only, jumps
- * within their subprogram, no fall-through off the end, no recursion, at most 8 frames,
- * every helper id given an address). Raw instructions are verified only when
- * `options.progType` is given (or when a VerifiedProgram is passed): memory accesses and
- * termination are what the verifier proves, and an unverified program that loads from a bad
- * address crashes the process like any native code. Untrusted programs must be verified
- * (its stack depths are then used instead of 512 bytes per frame).
+ * Nothing unverified is compiled: raw instructions are verified first for
+ * `options.progType` (required), or the program is a VerifiedProgram that `verify`
+ * returned (recognised by identity, so a look-alike object cannot skip the verifier). The
+ * verifier's stack depths size the frames; if it found that the program may read stack it
+ * never wrote (`readsUninitStack`), every frame is zeroed in its prologue. The structural
+ * checks (known opcodes, fields, jumps within their subprogram, no recursion, at most 8
+ * frames, every helper id given an address) run as well, as a second line of defence.
  *
- * @throws VerifierError (code VERIFY) if `options.progType` is given and the verifier refuses the program.
- * @throws EbpfError EINVAL for something that is not a program, bad options or arena;
+ * @throws VerifierError (code VERIFY) if the verifier refuses the raw instructions.
+ * @throws EbpfError EINVAL for raw instructions without `options.progType`, an object that
+ *   is not a VerifiedProgram from `verify`, bad options or arena;
  *   JitError (code JIT, with the slot `index`) for an instruction the JIT refuses or a
  *   helper out of rel32 reach; the arena's TextPokeError (e.g. ENOMEM) when it is full.
  */
-export function jit(arena: TextArena, program: readonly Insn[] | VerifiedProgramLike, options: JitOptions = {}): JitProgram {
+export function jit(arena: TextArena, program: readonly Insn[] | VerifiedProgram, options: JitOptions = {}): JitProgram {
   if (!isArena(arena)) throw new EbpfError('EINVAL', 'jit: the first argument must be a TextArena');
   if (typeof options !== 'object' || options === null) throw new EbpfError('EINVAL', 'jit: options must be an object');
-  const fallback = options.stackDepth ?? MAX_BPF_STACK;
-  if (!Number.isInteger(fallback) || fallback < 0 || fallback > MAX_BPF_STACK) {
+  const minimum = options.stackDepth ?? 0;
+  if (!Number.isInteger(minimum) || minimum < 0 || minimum > MAX_BPF_STACK) {
     throw new EbpfError('EINVAL', `jit: options.stackDepth must be an integer in 0..${MAX_BPF_STACK}`);
   }
-  const input: unknown =
-    Array.isArray(program) && options.progType !== undefined
-      ? verify(program, { ...options.verifyOptions, progType: options.progType })
-      : program;
-  const insns = Array.isArray(input)
-    ? input
-    : typeof input === 'object' && input !== null
-      ? (input as VerifiedProgramLike).insns
-      : undefined;
-  if (insns === undefined) throw new EbpfError('EINVAL', 'jit: expected an array of instructions or a verified program');
-  const analysis = analyze(insns);
+  let verified: VerifiedProgram;
+  if (isVerifiedProgram(program)) {
+    verified = program;
+  } else if (Array.isArray(program)) {
+    if (options.progType === undefined) {
+      throw new EbpfError('EINVAL', 'jit: raw instructions need options.progType (they are verified first), or pass the result of verify()');
+    }
+    verified = verify(program, { ...options.verifyOptions, progType: options.progType });
+  } else {
+    throw new EbpfError('EINVAL', 'jit: expected an array of instructions (with options.progType) or a VerifiedProgram returned by verify()');
+  }
+  const analysis = analyze(verified.insns);
   const helpers = helperMap(options.helpers);
   for (const id of analysis.helperIds)
     if (!helpers.has(id)) throw new JitError(-1, `helper ${id} has no address (pass it in options.helpers)`);
-  const depths = stackDepths(analysis, input, fallback);
-  const ctx = emitProgram(analysis, helpers, depths);
-  const code = ctx.buf.finish();
+  const depths = stackDepths(analysis, verified, minimum);
+  const { ctx, code } = emitAndFinish(analysis, helpers, depths, verified.readsUninitStack);
   const region = arena.alloc(Math.max(code.length, 1), 16);
   let bytes: Uint8Array;
   try {

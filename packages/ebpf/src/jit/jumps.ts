@@ -30,7 +30,7 @@ export function emitJump(ctx: JitContext, x: Insn, i: number): void {
   const op = x.code & 0xf0;
   const target = jumpTarget(x, i);
   if (op === BPF_JMP_OP.JA) {
-    if (target !== i + 1) ctx.jumpTo(null, ctx.labelAt(target));
+    if (target !== i + 1) ctx.jumpTo(null, ctx.labelAt(target), target);
     return;
   }
   const bits = (x.code & 0x07) === BPF_CLASS.JMP32 ? 32 : 64;
@@ -42,5 +42,5 @@ export function emitJump(ctx: JitContext, x: Insn, i: number): void {
   } else if (isX) alu(b, 'cmp', dst, bpfReg(x.src, bits));
   else if (x.imm === 0 && (op === BPF_JMP_OP.JEQ || op === BPF_JMP_OP.JNE)) test(b, dst, dst);
   else alu(b, 'cmp', dst, x.imm);
-  ctx.jumpTo(CONDITIONS[op] as Condition, ctx.labelAt(target));
+  ctx.jumpTo(CONDITIONS[op] as Condition, ctx.labelAt(target), target);
 }

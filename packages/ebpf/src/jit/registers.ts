@@ -26,10 +26,8 @@ export const CALLEE_SAVED_BPF_REGS: readonly number[] = Object.freeze([6, 7, 8, 
 
 /** Scratch registers the translation of one instruction may clobber (caller-saved, unmapped). */
 export const AUX = 'r11' as const;
-/** A second scratch register (holds rax across a division, R0 across an atomic loop). */
+/** A second scratch register (holds R0 across an atomic loop). */
 export const AUX2 = 'r10' as const;
-/** A third scratch register (holds rdx across a division). */
-export const AUX3 = 'r9' as const;
 
 /** Operand width of an eBPF operation or access. */
 export type Bits = 8 | 16 | 32 | 64;

@@ -1,8 +1,10 @@
 /**
  * Differential test against the running kernel: random verifier-friendly programs run in
- * the kernel (through the 64-bit-r0 wrapper, `KernelRunner`), in the project's interpreter
- * and natively through the project's JIT; all three must agree on the full 64-bit r0 and
- * on the memory. Count-bounded and deterministic: the seed is fixed (override with
+ * the kernel (through the 64-bit-r0 wrapper, `KernelRunner`), in the project's interpreter,
+ * natively through the project's JIT and through the same JIT on the simulated CPU
+ * (`SimulatedArena`; the first KERNEL_DIFF_SIM_RUNS programs, default all); all four must
+ * agree on the full 64-bit r0 and on the memory. The JIT'd programs are verified first
+ * (memory program type). Count-bounded and deterministic: the seed is fixed (override with
  * KERNEL_DIFF_SEED, the count with KERNEL_DIFF_RUNS) and printed on failure.
  *
  * Known kernel deviation (Linux 6.18, see `cmpxchg32 zero-extension` below): after a
@@ -13,7 +15,7 @@
  * therefore inserts `mov32 r0, r0` (a no-op under the ISA) after every 32-bit cmpxchg; the
  * deviation is kept as a documented exception, not copied.
  */
-import { NativeArena, nativeSupported } from '@bpf-dispatcher/text-poke';
+import { NativeArena, nativeSupported, SimulatedArena } from '@bpf-dispatcher/text-poke';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { disassemble } from '../asm/disassemble.js';
@@ -26,6 +28,11 @@ import { KernelRunner, kernelBpfAvailable, kernelJitSize } from './index.js';
 
 const SEED = Number(process.env.KERNEL_DIFF_SEED ?? 20261125);
 const RUNS = Number(process.env.KERNEL_DIFF_RUNS ?? 300);
+/**
+ * How many of the programs also run JIT'd on the simulated CPU (an x86 interpreter in JS:
+ * about 20 ms a program here, so all of them by default; lower it on a slow machine).
+ */
+const SIM_RUNS = Math.min(RUNS, Number(process.env.KERNEL_DIFF_SIM_RUNS ?? RUNS));
 const available = kernelBpfAvailable();
 const native = nativeSupported();
 
@@ -64,11 +71,13 @@ function cmpxchg32Reproducer(workaround: boolean): Insn[] {
 }
 
 describe('kernel differential', () => {
-  it(`${RUNS} random programs: kernel, interpreter and native JIT agree on the 64-bit r0 and the memory`, (ctx) => {
+  it(`${RUNS} random programs: kernel, interpreter, native JIT and (${SIM_RUNS} of them) the JIT on the simulated CPU agree on the 64-bit r0 and the memory`, (ctx) => {
     skipUnlessKernel(ctx);
     const runner = new KernelRunner();
     const arena = native ? new NativeArena({ textSize: 4 << 20, dataSize: 1 << 20 }) : undefined;
+    const simulated = new SimulatedArena({ textSize: 4 << 20, dataSize: 1 << 20 });
     let ran = 0;
+    let simulatedRan = 0;
     let insnTotal = 0;
     try {
       fc.assert(
@@ -76,28 +85,32 @@ describe('kernel differential', () => {
           const kernel = runner.run(insns, { memory });
           const mem = memory.slice();
           const interp = interpret(insns, { memory: mem });
-          let jitR0: bigint | undefined;
-          let jitMem: Uint8Array | undefined;
-          if (arena !== undefined) {
-            const prog = jit(arena, insns);
+          // Verified for the memory program type (r1 = the memory, r2 = its length), then JIT'd.
+          const progType = { kind: 'memory', size: memory.length } as const;
+          const runJit = (on: NativeArena | SimulatedArena): { r0: bigint; mem: Uint8Array } => {
+            const prog = jit(on, insns, { progType });
             try {
               const run = testRun(prog, { data: memory });
-              jitR0 = run.retval;
-              jitMem = run.dataOut;
+              return { r0: run.retval, mem: run.dataOut };
             } finally {
               prog.free();
             }
-          }
+          };
+          const nat = arena !== undefined ? runJit(arena) : undefined;
+          const sim = ran < SIM_RUNS ? runJit(simulated) : undefined;
           const agree =
             kernel.r0 === interp.r0 &&
-            (jitR0 === undefined || jitR0 === kernel.r0) &&
+            (nat === undefined || nat.r0 === kernel.r0) &&
+            (sim === undefined || sim.r0 === kernel.r0) &&
             Buffer.from(kernel.memory ?? []).equals(mem) &&
-            (jitMem === undefined || Buffer.from(jitMem).equals(mem));
+            (nat === undefined || Buffer.from(nat.mem).equals(mem)) &&
+            (sim === undefined || Buffer.from(sim.mem).equals(mem));
           if (!agree) {
             throw new Error(
-              `kernel r0 ${hex(kernel.r0)}, interpreter r0 ${hex(interp.r0)}, JIT r0 ${hex(jitR0)} (seed ${SEED}; memory ${Buffer.from(memory).toString('hex')})\n${listing(insns)}`,
+              `kernel r0 ${hex(kernel.r0)}, interpreter r0 ${hex(interp.r0)}, native JIT r0 ${hex(nat?.r0)}, simulated JIT r0 ${hex(sim?.r0)} (seed ${SEED}; memory ${Buffer.from(memory).toString('hex')})\n${listing(insns)}`,
             );
           }
+          if (sim !== undefined) simulatedRan++;
           ran++;
           insnTotal += insns.length;
         }),
@@ -108,11 +121,13 @@ describe('kernel differential', () => {
     } finally {
       runner.close();
       arena?.dispose();
+      simulated.dispose();
     }
     console.info(
-      `kernel differential: ${ran} random programs (${insnTotal} instructions, seed ${SEED}) agree in kernel, interpreter${arena ? ' and native JIT' : ''}`,
+      `kernel differential: ${ran} random programs (${insnTotal} instructions, seed ${SEED}) agree in kernel, interpreter${arena ? ', native JIT' : ''} and, for ${simulatedRan} of them, the JIT on the simulated CPU`,
     );
     expect(ran).toBe(RUNS);
+    expect(simulatedRan).toBe(SIM_RUNS);
   }, 600_000);
 
   it('cmpxchg32 zero-extension: the documented kernel deviation, and the mov32 workaround', (ctx) => {

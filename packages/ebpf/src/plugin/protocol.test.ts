@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { nativeSupported } from '@bpf-dispatcher/text-poke';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assemble.js';
@@ -32,13 +33,31 @@ describe('conformance plugin protocol', () => {
     const out = await runPlugin(['', '--mode interpreter'], callx);
     expect(out.exitCode).toBe(1);
     expect(out.stdout).toBe('');
-    expect(out.stderr).toMatch(/^DECODE: .*callx/);
-    expect((await runPlugin(['', '--mode interpreter'], programHex('ldxb %r0, [%r1]\nexit'))).stderr).toMatch(/^RUNTIME: instruction 0/);
+    expect(out.stderr).toMatch(/^VERIFY: verifier: insn 0: callx/);
+    expect((await runPlugin(['', '--mode interpreter'], programHex('ldxb %r0, [%r1]\nexit'))).stderr).toMatch(/^VERIFY: /);
     expect((await runPlugin(['', '--mode interpreter'], 'zz')).stderr).toMatch(/not a hex byte/);
     expect((await runPlugin(['', '--mode interpreter'], '')).stderr).toMatch(/no program/);
     expect((await runPlugin(['', '--mode interpreter'], 'b7 00 00')).stderr).toMatch(/^DECODE/);
     expect((await runPlugin(['', '--frob'], programHex('exit'))).stderr).toMatch(/unknown option/);
     expect((await runPlugin(['', '--mode', 'fast'], programHex('exit'))).stderr).toMatch(/--mode must be one of/);
+  });
+
+  it('verifies in interpreter mode too: refusals are VERIFY, the ISA-defined shifts and loops pass', async () => {
+    const run = (mem: string, text: string) => runPlugin([mem, '--mode interpreter'], programHex(text));
+    // reads 4 bytes at offset 2 of a 4-byte buffer: the interpreter alone would fault at run time
+    const outOfBounds = await run('01 02 03 04', 'ldxw %r0, [%r1+2]\nexit');
+    expect(outOfBounds.exitCode).toBe(1);
+    expect(outOfBounds.stderr).toMatch(/^VERIFY: verifier: insn 0: invalid access to memory/);
+    expect((await run('', 'mov %r0, 1\nl:\nja l')).stderr).toMatch(/^VERIFY: .*infinite loop detected at insn 1/);
+    expect((await run('', 'mov %r0, %r3\nexit')).stderr).toMatch(/^VERIFY: .*R3 !read_ok/);
+    // the kernel refuses shifts by an immediate >= the width; RFC 9669 masks the count
+    expect((await run('', 'mov %r0, 1\nlsh %r0, 65\nexit')).stdout).toBe('0x2\n');
+    expect((await run('', 'mov %r0, 0\nmov %r1, 0\nl:\nadd %r0, %r1\nadd %r1, 1\njlt %r1, 5, l\nexit')).stdout).toBe('0xa\n');
+  });
+
+  it('the executable starts with a shebang (the suite runs the plugin directly)', () => {
+    const source = readFileSync(new URL('../plugin.ts', import.meta.url), 'utf8');
+    expect(source.startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 
   it('parses arguments: memory first, options anywhere, jit by default', () => {

@@ -8,6 +8,8 @@
 import { EbpfError } from '../errors.js';
 import { type Insn, decodeProgram } from '../insn.js';
 import { type InterpreterHelper, interpret } from '../interpreter.js';
+import type { VerifyOptions } from '../verifier/types.js';
+import { verify } from '../verifier/verify.js';
 
 /** Execution modes of the plugin. */
 export const PLUGIN_MODES = Object.freeze(['interpreter', 'jit', 'simulated'] as const);
@@ -34,8 +36,9 @@ export interface PluginOutcome {
 }
 
 /**
- * A way to run a program: verify (optionally) and execute with r1 = memory, r2 = its
- * length. Returns r0 (unsigned 64-bit). Refusals are thrown as EbpfError.
+ * A way to run a program: verify and execute with r1 = memory, r2 = its length. Returns
+ * r0 (unsigned 64-bit). Refusals are thrown as EbpfError (VerifierError, code VERIFY, for
+ * a program the verifier refuses).
  */
 export type PluginBackend = (program: readonly Insn[], memory: Uint8Array | undefined) => bigint | Promise<bigint>;
 
@@ -109,8 +112,20 @@ export function parsePluginArgs(argv: readonly string[], defaultMode: PluginMode
   return { memory, mode };
 }
 
-/** The interpreter backend: RFC 9669 reference semantics, no verifier (shift counts are masked, not refused). */
+/**
+ * What every mode verifies a program against: the memory program type, r1 a buffer of the
+ * given memory's length (0 when there is none) and r2 that length.
+ */
+export function pluginVerifyOptions(memory: Uint8Array | undefined): VerifyOptions {
+  return { progType: { kind: 'memory', size: memory?.length ?? 0 } };
+}
+
+/**
+ * The interpreter backend: `verify` first, as in the other modes (the verifier is never
+ * switched off), then RFC 9669 reference semantics (shift counts masked, not refused).
+ */
 export const interpreterBackend: PluginBackend = (program, memory) => {
+  verify(program, pluginVerifyOptions(memory));
   const options =
     memory === undefined
       ? { helpers: CONFORMANCE_HELPERS, maxSteps: PLUGIN_MAX_STEPS }
@@ -126,10 +141,9 @@ export const interpreterBackend: PluginBackend = (program, memory) => {
  * buffer of N bytes in r1, its length in r2) first, as the kernel does before its JIT.
  */
 async function jitBackend(mode: 'jit' | 'simulated'): Promise<PluginBackend> {
-  const [{ jit }, { testRun }, { verify }, textPoke, x86] = await Promise.all([
+  const [{ jit }, { testRun }, textPoke, x86] = await Promise.all([
     import('../jit/index.js'),
     import('../test-run.js'),
-    import('../verifier/verify.js'),
     import('@bpf-dispatcher/text-poke'),
     import('@bpf-dispatcher/x86'),
   ]);
@@ -159,7 +173,7 @@ async function jitBackend(mode: 'jit' | 'simulated'): Promise<PluginBackend> {
   }
   const helpers = new Map([[5, ktime]]);
   return (program, memory) => {
-    const verified = verify(program, { progType: { kind: 'memory', size: memory?.length ?? 0 } });
+    const verified = verify(program, pluginVerifyOptions(memory));
     const prog = jit(arena, verified, { helpers });
     try {
       return testRun(prog, memory === undefined ? {} : { data: memory }).retval;

@@ -47,10 +47,11 @@ describe('verifier: control flow', () => {
     rejects([MOV0, EXIT, MOV0, EXIT], memOpts(), 'unreachable insn 2', 2);
   });
 
-  it('refuses loops: "back-edge" (bounded loops are not supported)', () => {
-    rejects('mov %r0, 0\nl:\nadd %r0, 1\njlt %r0, 10, l\nexit', memOpts(), 'back-edge from insn 2 to 1', 2);
-    rejects('mov %r0, 0\nl:\nja l', memOpts(), 'back-edge from insn 1 to 1', 1);
-    rejects('call local f\nexit\nf:\ncall local f\nmov %r0, 0\nexit', memOpts(), 'back-edge from insn 2 to 2', 2); // recursion
+  it('accepts a bounded loop, refuses an infinite one and recursion (more in loops.test.ts)', () => {
+    accepts('mov %r0, 0\nl:\nadd %r0, 1\njlt %r0, 10, l\nexit');
+    rejects('mov %r0, 0\nl:\nja l', memOpts(), 'infinite loop detected at insn 1', 1);
+    rejects('call local f\nexit\nf:\ncall local f\nmov %r0, 0\nexit', memOpts(), 'recursive call from insn 2 to 2', 2);
+    rejects('call local f\nexit\nf:\ncall local g\nexit\ng:\ncall local f\nexit', memOpts(), /^recursive call from insn 4 to 2$/);
   });
 
   it('accepts a backward jump that is not a loop', () => {

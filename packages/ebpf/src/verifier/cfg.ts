@@ -1,7 +1,9 @@
 /**
- * Control flow: subprograms, jump targets, the depth-first search that refuses loops and
- * unreachable code, and the static call graph (the kernel's `check_subprogs` and
- * `check_cfg`).
+ * Control flow: subprograms, jump targets, the depth-first search that finds loops
+ * (back-edges), refuses recursion and unreachable code, and the static call graph (the
+ * kernel's `check_subprogs` and `check_cfg`). Loops are allowed here, as the kernel allows
+ * them for privileged programs since Linux 5.3: the path exploration then has to prove
+ * that each one terminates (see `interpret.ts`).
  */
 import { BPF_CLASS, BPF_JMP_OP, BPF_PSEUDO_CALL, type Insn } from '../insn.js';
 import { checkInsnEncoding } from './opcodes.js';
@@ -20,6 +22,15 @@ export interface ControlFlow {
   readonly prunePoint: Uint8Array;
   /** Callees of each subprogram: pairs of (call instruction, callee subprogram). */
   readonly calls: readonly (readonly [number, number])[][];
+  /**
+   * For each slot: 1 if one path may run it more than once with the same call chain: it
+   * lies on a cycle of its subprogram's control flow, or in a subprogram called
+   * (directly or not) from such an instruction. States there are never joined or
+   * widened, so that the exploration can prove each loop terminates.
+   */
+  readonly inLoop: Uint8Array;
+  /** Whether the program has a back-edge at all. */
+  readonly hasLoops: boolean;
 }
 
 const JMP = BPF_CLASS.JMP;
@@ -55,8 +66,8 @@ export function jumpTarget(insns: readonly Insn[], i: number): number {
 /**
  * Check the encoding of every instruction and the shape of the control flow.
  * @throws VerifierError for a bad encoding, a jump out of its subprogram or into the
- * second slot of an lddw, a subprogram that can fall off its end, a loop (back-edge),
- * an unreachable instruction or a call chain of more than 8 frames.
+ * second slot of an lddw, a subprogram that can fall off its end, a recursive call, an
+ * unreachable instruction or a call chain of more than 8 frames.
  */
 export function analyzeControlFlow(insns: readonly Insn[]): ControlFlow {
   const n = insns.length;
@@ -105,6 +116,7 @@ export function analyzeControlFlow(insns: readonly Insn[]): ControlFlow {
   // Pass 3: depth-first search from insn 0, following calls into their callees.
   // Each stack entry is a node and how many of its (at most two) successors were taken.
   const color = new Uint8Array(n); // 0 unvisited, 1 on the DFS stack, 2 done
+  let hasLoops = false;
   const stackNode = new Int32Array(n + 1);
   const stackEdge = new Uint8Array(n + 1);
   let sp = 0;
@@ -121,7 +133,11 @@ export function analyzeControlFlow(insns: readonly Insn[]): ControlFlow {
       continue;
     }
     stackEdge[sp] = e + 1;
-    if (color[w] === 1) reject(t, `back-edge from insn ${t} to ${w}`);
+    if (color[w] === 1) {
+      // A back-edge: a loop, left to the path exploration; through a call, recursion.
+      if (isLocalCall(insns[t] as Insn) && e === 0) reject(t, `recursive call from insn ${t} to ${w}`);
+      hasLoops = true;
+    }
     if (color[w] === 0) {
       color[w] = 1;
       sp++;
@@ -142,7 +158,109 @@ export function analyzeControlFlow(insns: readonly Insn[]): ControlFlow {
   const prunePoint = new Uint8Array(n);
   for (let i = 0; i < n; i++) if ((preds[i] as number) > 0) prunePoint[i] = 1;
   for (const s of subprogStarts) prunePoint[s] = 1;
-  return { subprogStarts, subprogOf, prunePoint, calls };
+  const inLoop = hasLoops ? loopSlots(insns, second, subprogStarts, subprogOf, calls) : new Uint8Array(n);
+  return { subprogStarts, subprogOf, prunePoint, calls, inLoop, hasLoops };
+}
+
+/** Successors of `t` inside its subprogram (a local call continues at the next slot). */
+function localSuccessors(insns: readonly Insn[], t: number, out: number[]): void {
+  out.length = 0;
+  const insn = insns[t] as Insn;
+  if (isExit(insn)) return;
+  if (isJa(insn)) out.push(jumpTarget(insns, t));
+  else if (isCondJump(insn)) out.push(t + 1, jumpTarget(insns, t));
+  else out.push(insn.code === 0x18 ? t + 2 : t + 1);
+}
+
+/**
+ * The slots of {@link ControlFlow.inLoop}: strongly connected components of each
+ * subprogram's control flow (Tarjan's algorithm, iterative) with a cycle, then every
+ * subprogram reachable by calls from them.
+ */
+function loopSlots(
+  insns: readonly Insn[],
+  second: Uint8Array,
+  subprogStarts: readonly number[],
+  subprogOf: Int32Array,
+  calls: readonly (readonly [number, number])[][],
+): Uint8Array {
+  const n = insns.length;
+  const inLoop = new Uint8Array(n);
+  const index = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const onStack = new Uint8Array(n);
+  const sccStack: number[] = [];
+  const succs: number[][] = new Array(n);
+  const tmp: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (second[i] === 1) continue;
+    localSuccessors(insns, i, tmp);
+    succs[i] = tmp.slice();
+  }
+  let counter = 0;
+  const work: number[] = []; // pairs (node, next successor position)
+  for (let root = 0; root < n; root++) {
+    if (second[root] === 1 || index[root] !== -1) continue;
+    work.push(root, 0);
+    index[root] = low[root] = counter++;
+    sccStack.push(root);
+    onStack[root] = 1;
+    while (work.length > 0) {
+      const v = work[work.length - 2] as number;
+      const k = work[work.length - 1] as number;
+      const sv = succs[v] as number[];
+      if (k < sv.length) {
+        work[work.length - 1] = k + 1;
+        const w = sv[k] as number;
+        if (index[w] === -1) {
+          index[w] = low[w] = counter++;
+          sccStack.push(w);
+          onStack[w] = 1;
+          work.push(w, 0);
+        } else if (onStack[w] === 1 && (index[w] as number) < (low[v] as number)) {
+          low[v] = index[w] as number;
+        }
+        continue;
+      }
+      work.length -= 2;
+      if (work.length > 0) {
+        const parent = work[work.length - 2] as number;
+        if ((low[v] as number) < (low[parent] as number)) low[parent] = low[v] as number;
+      }
+      if (low[v] === index[v]) {
+        const members: number[] = [];
+        let w: number;
+        do {
+          w = sccStack.pop() as number;
+          onStack[w] = 0;
+          members.push(w);
+        } while (w !== v);
+        if (members.length > 1 || sv.includes(v)) for (const m of members) inLoop[m] = 1;
+      }
+    }
+  }
+  // Subprograms called from a loop run again at each iteration, with the same call chain.
+  const loopy = new Uint8Array(subprogStarts.length);
+  const todo: number[] = [];
+  for (let s = 0; s < calls.length; s++) {
+    for (const [at, callee] of calls[s] ?? []) {
+      if (inLoop[at] === 1 && loopy[callee] === 0) {
+        loopy[callee] = 1;
+        todo.push(callee);
+      }
+    }
+  }
+  while (todo.length > 0) {
+    const s = todo.pop() as number;
+    for (const [, callee] of calls[s] ?? []) {
+      if (loopy[callee] === 0) {
+        loopy[callee] = 1;
+        todo.push(callee);
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) if (subprogOf[i] !== -1 && loopy[subprogOf[i] as number] === 1) inLoop[i] = 1;
+  return inLoop;
 }
 
 /** The `e`-th successor of instruction `t` in the order the DFS takes them, or -1. */

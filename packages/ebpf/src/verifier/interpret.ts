@@ -1,13 +1,25 @@
 /**
  * The path exploration (the kernel's `do_check`): a depth-first walk of every feasible
  * path from the entry, one abstract state per path, with states remembered at jump
- * targets so that a path whose state is covered by an explored one stops there
- * (`is_state_visited`). At a jump target that already holds PRUNE_STATES states, a new
+ * targets (checkpoints) so that a path whose state is covered by one explored before
+ * stops there (`is_state_visited`).
+ *
+ * As in the kernel, each checkpoint counts the paths still being explored below it
+ * (`branches`): only a checkpoint whose every path has reached `exit` or was itself
+ * pruned (branches 0) may prune another path. A checkpoint still in progress is an
+ * ancestor of the current path: reaching it again with an identical state is a loop the
+ * verifier cannot see end ("infinite loop detected at insn N").
+ *
+ * Outside loops, at a jump target that already holds PRUNE_STATES states, a new
  * uncovered state is joined with the last of them and exploration goes on with the join,
  * which bounds the work on programs with many branches at some cost in precision: the
  * first join keeps the union of scalar bounds, later ones widen scalars that still differ
- * to any value, so a jump target is explored at most PRUNE_STATES + a few times per
- * frame layout.
+ * to any value. Inside loops (`ControlFlow.inLoop`) states are never joined: each
+ * iteration is explored with its exact state until the loop exits, a state repeats (an
+ * infinite loop) or the budget of processed instructions runs out ("BPF program is too
+ * complex"), the kernel's bounded loops (Linux 5.3+). There, as in the kernel, a new
+ * checkpoint is added at an instruction that already has one in progress only after 100
+ * instructions or 20 jumps along the path since that one.
  */
 import { BPF_CLASS, BPF_JMP_OP, BPF_MODE, BPF_PSEUDO_CALL, type Insn } from '../insn.js';
 import { doAlu } from './alu.js';
@@ -16,50 +28,138 @@ import { doExit, doHelperCall, doLocalCall } from './calls.js';
 import { jumpTarget } from './cfg.js';
 import type { Env } from './env.js';
 import { doAtomic, doLoad, doStore } from './memory-access.js';
-import { type State, cloneState, covers, joinStates, ptrReg, scalarReg } from './reg-state.js';
+import { type State, cloneState, covers, joinStates, ptrReg, scalarReg, stateHash, statesEqual } from './reg-state.js';
 import { known } from './scalar.js';
 import { reject } from './types.js';
 
-/** States remembered per jump target before new ones are joined. */
+/** States remembered per jump target outside loops before new ones are joined. */
 export const PRUNE_STATES = 4;
 /** Pending branches at most (the kernel's BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
 const MAX_PENDING = 8192;
+/** Fully explored states kept per instruction inside loops (the newest). */
+const LOOP_DONE_STATES = 64;
+/** Inside a loop, a new checkpoint needs this many instructions since the last one at the same instruction... */
+const LOOP_CHECKPOINT_INSNS = 100;
+/** ... or this many jumps (the kernel's thresholds in `is_state_visited`). */
+const LOOP_CHECKPOINT_JMPS = 20;
+
+/** A remembered state (the kernel's `bpf_verifier_state_list` entry). */
+interface Checkpoint {
+  readonly st: State;
+  readonly pc: number;
+  /** The checkpoint before this one on the path that created it. */
+  readonly parent: Checkpoint | null;
+  /** Paths still being explored from here (0: fully explored). */
+  branches: number;
+  /** For checkpoints inside loops: the state's hash, and the path's counters when it was made. */
+  readonly hash: number;
+  readonly insns: number;
+  readonly jmps: number;
+}
+
+/** The checkpoints of one instruction inside a loop. */
+interface LoopSlot {
+  /** In progress (ancestors of the current path), oldest first. */
+  readonly active: Checkpoint[];
+  readonly byHash: Map<number, Checkpoint[]>;
+  /** Fully explored, newest last, at most LOOP_DONE_STATES. */
+  readonly done: Checkpoint[];
+}
+
+interface Path {
+  st: State;
+  pc: number;
+  parent: Checkpoint | null;
+  jmps: number;
+}
 
 /** Explore every path; returns the number of instructions processed. @throws VerifierError */
 export function explore(env: Env, maxProcessed: number): number {
   const { insns, cfg } = env;
-  const explored: (State[] | undefined)[] = new Array(insns.length);
-  const pending: { st: State; pc: number }[] = [{ st: env.st, pc: 0 }];
+  const explored: (Checkpoint[] | undefined)[] = new Array(insns.length);
+  const loopSlots: (LoopSlot | undefined)[] = cfg.hasLoops ? new Array(insns.length) : [];
+  const pending: Path[] = [{ st: env.st, pc: 0, parent: null, jmps: 0 }];
   let processed = 0;
+
+  // A path ended (exit or pruned): its checkpoints have one path less to wait for.
+  const finish = (from: Checkpoint | null): void => {
+    for (let cp = from; cp !== null; cp = cp.parent) {
+      if (--cp.branches > 0) return;
+      const slot = loopSlots[cp.pc];
+      if (slot === undefined) continue;
+      removeLast(slot.active, cp);
+      const bucket = slot.byHash.get(cp.hash) as Checkpoint[];
+      removeLast(bucket, cp);
+      if (bucket.length === 0) slot.byHash.delete(cp.hash);
+      slot.done.push(cp);
+      if (slot.done.length > LOOP_DONE_STATES) slot.done.shift();
+    }
+  };
+
   while (pending.length > 0) {
-    const item = pending.pop() as { st: State; pc: number };
-    env.st = item.st;
-    let pc = item.pc;
+    const path = pending.pop() as Path;
+    env.st = path.st;
+    let pc = path.pc;
+    let parent = path.parent;
+    let jmps = path.jmps;
     for (;;) {
       env.pc = pc;
       if (++processed > maxProcessed) reject(pc, 'BPF program is too complex');
       if (cfg.prunePoint[pc] === 1) {
-        const list = explored[pc];
-        if (list === undefined) {
-          explored[pc] = [cloneState(env.st)];
-        } else {
+        if (cfg.inLoop[pc] === 1) {
+          let slot = loopSlots[pc];
+          if (slot === undefined) {
+            slot = { active: [], byHash: new Map(), done: [] };
+            loopSlots[pc] = slot;
+          }
+          const hash = stateHash(env.st);
+          for (const cp of slot.byHash.get(hash) ?? []) {
+            if (statesEqual(cp.st, env.st)) reject(pc, `infinite loop detected at insn ${pc}`);
+          }
           let covered = false;
-          // Newest first: the last one is the join, the widest.
-          for (let k = list.length - 1; k >= 0; k--) {
-            if (covers(list[k] as State, env.st)) {
+          for (let k = slot.done.length - 1; k >= 0; k--) {
+            if (covers((slot.done[k] as Checkpoint).st, env.st)) {
               covered = true;
               break;
             }
           }
           if (covered) break;
-          if (list.length < PRUNE_STATES) {
-            list.push(cloneState(env.st));
+          const last = slot.active[slot.active.length - 1];
+          if (last === undefined || processed - last.insns >= LOOP_CHECKPOINT_INSNS || jmps - last.jmps >= LOOP_CHECKPOINT_JMPS) {
+            const cp: Checkpoint = { st: cloneState(env.st), pc, parent, branches: 1, hash, insns: processed, jmps };
+            slot.active.push(cp);
+            const bucket = slot.byHash.get(hash);
+            if (bucket === undefined) slot.byHash.set(hash, [cp]);
+            else bucket.push(cp);
+            parent = cp;
+          }
+        } else {
+          const list = explored[pc];
+          if (list === undefined) {
+            parent = checkpoint(env.st, pc, parent, jmps);
+            explored[pc] = [parent];
           } else {
-            const last = list[PRUNE_STATES - 1] as State;
-            const joined = joinStates(last, env.st, (last.joins ?? 0) > 0);
-            if (joined !== null) {
-              list[PRUNE_STATES - 1] = joined;
-              env.st = cloneState(joined);
+            let covered = false;
+            // Newest first: the last one is the join, the widest.
+            for (let k = list.length - 1; k >= 0; k--) {
+              const cp = list[k] as Checkpoint;
+              if (cp.branches === 0 && covers(cp.st, env.st)) {
+                covered = true;
+                break;
+              }
+            }
+            if (covered) break;
+            if (list.length < PRUNE_STATES) {
+              parent = checkpoint(env.st, pc, parent, jmps);
+              list.push(parent);
+            } else {
+              const lastCp = list[PRUNE_STATES - 1] as Checkpoint;
+              const joined = lastCp.branches === 0 ? joinStates(lastCp.st, env.st, (lastCp.st.joins ?? 0) > 0) : null;
+              if (joined !== null) {
+                parent = { st: joined, pc, parent, branches: 1, hash: 0, insns: processed, jmps };
+                list[PRUNE_STATES - 1] = parent;
+                env.st = cloneState(joined);
+              }
             }
           }
         }
@@ -92,6 +192,7 @@ export function explore(env: Env, maxProcessed: number): number {
         default: {
           const op = insn.code & 0xf0;
           if (op === BPF_JMP_OP.JA) {
+            jmps++;
             pc = jumpTarget(insns, pc);
           } else if (op === BPF_JMP_OP.EXIT) {
             pc = doExit(env);
@@ -102,13 +203,15 @@ export function explore(env: Env, maxProcessed: number): number {
               pc++;
             }
           } else {
+            jmps++;
             const [fall, taken] = condJump(env, insn, cls === BPF_CLASS.JMP);
             const target = jumpTarget(insns, pc);
             if (fall !== null && taken !== null) {
               if (pending.length >= MAX_PENDING) reject(pc, 'BPF program is too complex');
               const other = cloneState(env.st);
               (taken as (st: State) => void)(other);
-              pending.push({ st: other, pc: target });
+              pending.push({ st: other, pc: target, parent, jmps });
+              if (parent !== null) parent.branches++;
               fall(env.st);
               pc++;
             } else {
@@ -122,8 +225,19 @@ export function explore(env: Env, maxProcessed: number): number {
       }
       if (pc < 0) break;
     }
+    // Ended at exit or pruned: either way this path is done.
+    finish(parent);
   }
   return processed;
+}
+
+function checkpoint(st: State, pc: number, parent: Checkpoint | null, jmps: number): Checkpoint {
+  return { st: cloneState(st), pc, parent, branches: 1, hash: 0, insns: 0, jmps };
+}
+
+function removeLast(list: Checkpoint[], cp: Checkpoint): void {
+  const at = list.lastIndexOf(cp);
+  if (at >= 0) list.splice(at, 1);
 }
 
 /** `lddw`: a 64-bit immediate, a map (pseudo source 1) or a map value (pseudo source 2). */

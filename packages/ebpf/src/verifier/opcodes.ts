@@ -4,23 +4,10 @@
  * refused, in the kernel verifier's words ("unknown opcode", "BPF_ALU uses reserved
  * fields", ...). Run on every slot, reachable or not.
  */
-import { BPF_ALU_OP, BPF_ATOMIC, BPF_CLASS, BPF_JMP_OP, BPF_MODE, BPF_PSEUDO_CALL, BPF_SIZE, type Insn } from '../insn.js';
+import { BPF_ALU_OP, BPF_ATOMIC_OPS, BPF_CLASS, BPF_JMP_OP, BPF_MODE, BPF_PSEUDO_CALL, BPF_SIZE, type Insn } from '../insn.js';
 import { reject } from './types.js';
 
 const { LD, LDX, ST, ALU, JMP, JMP32, ALU64 } = BPF_CLASS;
-
-const ATOMIC_OPS: ReadonlySet<number> = new Set([
-  BPF_ATOMIC.ADD,
-  BPF_ATOMIC.OR,
-  BPF_ATOMIC.AND,
-  BPF_ATOMIC.XOR,
-  BPF_ATOMIC.ADD | BPF_ATOMIC.FETCH,
-  BPF_ATOMIC.OR | BPF_ATOMIC.FETCH,
-  BPF_ATOMIC.AND | BPF_ATOMIC.FETCH,
-  BPF_ATOMIC.XOR | BPF_ATOMIC.FETCH,
-  BPF_ATOMIC.XCHG,
-  BPF_ATOMIC.CMPXCHG,
-]);
 
 function hex2(code: number): string {
   return `0x${code.toString(16).padStart(2, '0')}`;
@@ -99,7 +86,7 @@ export function checkInsnEncoding(insns: readonly Insn[], i: number): 1 | 2 {
       if (mode === BPF_MODE.MEM) {
         if (imm !== 0) reject(i, 'BPF_STX uses reserved fields');
       } else if (mode === BPF_MODE.ATOMIC && (size === BPF_SIZE.W || size === BPF_SIZE.DW)) {
-        if (!ATOMIC_OPS.has(imm)) reject(i, `BPF_ATOMIC uses invalid atomic opcode ${hex2(imm & 0xff)}`);
+        if (!BPF_ATOMIC_OPS.has(imm)) reject(i, `BPF_ATOMIC uses invalid atomic opcode ${hex2(imm & 0xff)}`);
       } else {
         reject(i, `unknown opcode ${hex2(code)}`);
       }

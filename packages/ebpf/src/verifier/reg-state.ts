@@ -261,3 +261,86 @@ function joinReg(a: Reg, b: Reg, idmap: IdBijection, widen: boolean): Reg {
   if (a === b) return a;
   return { ...a, v: scalarJoin(a.v, b.v), range: Math.min(a.range, b.range) };
 }
+
+/**
+ * Whether two states are identical: same frames and call sites, registers of the same
+ * type with the same bounds, offsets, ids and ranges, the same stack bytes written and
+ * the same spilled registers. The kernel's `states_equal` in its exact mode, the test
+ * for an infinite loop (every scalar is treated as precise: this verifier does not track
+ * precision).
+ */
+export function statesEqual(a: State, b: State): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let fi = 0; fi < a.frames.length; fi++) {
+    const fa = a.frames[fi] as Frame;
+    const fb = b.frames[fi] as Frame;
+    if (fa.callsite !== fb.callsite) return false;
+    for (let r = 0; r < 11; r++) if (!regEqual(fa.regs[r] as Reg, fb.regs[r] as Reg)) return false;
+    for (let slot = Math.min(fa.stackLo, fb.stackLo) >> 3; slot < 64; slot++) {
+      if (fa.written[slot] !== fb.written[slot]) return false;
+      const sa = fa.spills[slot];
+      const sb = fb.spills[slot];
+      if (sa === sb) continue;
+      if (sa === undefined || sb === undefined || !regEqual(sa, sb)) return false;
+    }
+  }
+  return true;
+}
+
+function scalarEqual(a: Scalar, b: Scalar): boolean {
+  return a === b || (a.umin === b.umin && a.umax === b.umax && a.smin === b.smin && a.smax === b.smax);
+}
+
+function regEqual(a: Reg, b: Reg): boolean {
+  if (a === b) return true;
+  if (a.type !== b.type) return false;
+  if (a.type === 'not_init') return true;
+  return a.off === b.off && a.id === b.id && a.range === b.range && a.ref === b.ref && a.size === b.size && scalarEqual(a.v, b.v);
+}
+
+const TYPE_CODES: Readonly<Record<RegType, number>> = {
+  not_init: 1,
+  scalar: 2,
+  ctx: 3,
+  fp: 4,
+  mem: 5,
+  pkt: 6,
+  pkt_meta: 7,
+  pkt_end: 8,
+  map_ptr: 9,
+  map_value: 10,
+  map_value_or_null: 11,
+};
+
+function mix(h: number, x: number): number {
+  return Math.imul((h ^ x) >>> 0, 0x9e3779b1) ^ (h >>> 15);
+}
+
+function scalarHash(v: Scalar): number {
+  // The low 32 bits of each unsigned bound: what changes from one loop iteration to the next.
+  const lo = Number(BigInt.asUintN(32, v.umin));
+  return v.umin === v.umax ? lo : mix(lo, Number(BigInt.asUintN(32, v.umax)));
+}
+
+function regHash(r: Reg): number {
+  const t = TYPE_CODES[r.type];
+  if (r.type === 'not_init') return t;
+  return mix(mix(mix(t, r.off), r.id ^ (r.ref << 8) ^ (r.range << 16)), scalarHash(r.v));
+}
+
+/** A hash of a state, equal for states that {@link statesEqual} finds equal. */
+export function stateHash(s: State): number {
+  let h = s.frames.length;
+  for (const f of s.frames) {
+    h = mix(h, f.callsite);
+    for (let r = 0; r < 11; r++) h = mix(h, regHash(f.regs[r] as Reg));
+    // From the lowest slot written: below it every slot is empty in both of two equal states.
+    for (let slot = f.stackLo >> 3; slot < 64; slot++) {
+      const w = f.written[slot] as number;
+      const sp = f.spills[slot];
+      if (w !== 0) h = mix(h, w + slot * 256);
+      if (sp !== undefined) h = mix(h, regHash(sp));
+    }
+  }
+  return h >>> 0;
+}

@@ -14,6 +14,18 @@ import { MAX_BPF_STACK, newFrame, ptrReg, scalarReg } from './reg-state.js';
 import { known } from './scalar.js';
 import { type MapDescriptor, type Subprogram, type VerifiedProgram, type VerifyOptions, reject } from './types.js';
 
+/** Results of {@link verify}: only these pass {@link isVerifiedProgram}. */
+const VERIFIED = new WeakSet<object>();
+
+/**
+ * Whether `value` is a {@link VerifiedProgram} that {@link verify} returned (checked by
+ * identity, not by shape: a look-alike object is not one). The JIT compiles raw
+ * instructions only after verifying them, and trusts nothing else.
+ */
+export function isVerifiedProgram(value: unknown): value is VerifiedProgram {
+  return typeof value === 'object' && value !== null && VERIFIED.has(value);
+}
+
 /** Default largest program, in instruction slots (the kernel's BPF_MAXINSNS). */
 export const DEFAULT_MAX_INSNS = 4096;
 /** Default exploration budget (the kernel's BPF_COMPLEXITY_LIMIT_INSNS). */
@@ -21,14 +33,20 @@ export const DEFAULT_MAX_STATES = 1_000_000;
 
 /**
  * Verify a program for a program type, the way the kernel's verifier does before a
- * program may run: every instruction well formed, no loop or unreachable code, every
+ * program may run: every instruction well formed, no unreachable code or recursion, every
  * path ends in `exit`, registers read only after being written, memory reached only
  * through pointers the verifier can bound (context fields, the 512-byte stack, the
  * memory buffer, the packet after a `data_end` check, map values after a NULL check),
  * helpers known and called with the right arguments, at most 8 frames and 512 bytes of
  * stack per call chain.
  *
- * @returns the program with what the JIT and the loader need (see {@link VerifiedProgram}).
+ * Loops are allowed when the exploration proves that they end (the kernel's bounded loops):
+ * each iteration is explored with its exact state; a state that repeats along a path is
+ * "infinite loop detected at insn N", and the budget of processed instructions
+ * (`maxStates`, default 1,000,000) bounds the work ("BPF program is too complex").
+ *
+ * @returns the program with what the JIT and the loader need (see {@link VerifiedProgram}),
+ *   frozen (instructions included) and recognised by {@link isVerifiedProgram}.
  * @throws VerifierError (code `VERIFY`, with `insnIndex` and `reason`) if the program is refused.
  * @throws EbpfError `EINVAL` if the arguments are not a program and options.
  */
@@ -90,10 +108,10 @@ export function verify(program: readonly Insn[], options: VerifyOptions): Verifi
     end: cfg.subprogStarts[s + 1] ?? insns.length,
     stackDepth: env.subprogDepth[s] as number,
   }));
-  return {
-    insns,
+  const result: VerifiedProgram = Object.freeze({
+    insns: Object.freeze(insns),
     progType: options.progType,
-    subprograms,
+    subprograms: Object.freeze(subprograms.map((sp) => Object.freeze(sp))),
     usedRegisters: usedRegisters(insns),
     maxCallDepth: env.maxFrames,
     maxCombinedStack,
@@ -102,7 +120,9 @@ export function verify(program: readonly Insn[], options: VerifyOptions): Verifi
     mapFds: [...env.mapFds].sort((a, b) => a - b),
     readsUninitStack: env.readsUninit,
     processedInsns: processed,
-  };
+  });
+  VERIFIED.add(result);
+  return result;
 }
 
 const ARG_KINDS: ReadonlySet<string> = new Set(['anything', 'map_ptr', 'map_key', 'map_value', 'ctx']);
@@ -146,7 +166,7 @@ function checkShape(i: unknown, n: number): Insn {
     throw new EbpfError('EINVAL', `verify: instruction ${n} has a field out of range`);
   }
   // A copy of one shape: the checks below then read monomorphic objects.
-  return { code: x.code, dst: x.dst, src: x.src, off: x.off, imm: x.imm };
+  return Object.freeze({ code: x.code, dst: x.dst, src: x.src, off: x.off, imm: x.imm });
 }
 
 /** Registers named by the instructions (plus r1 and r10, and r0-r5 around calls and exits). */

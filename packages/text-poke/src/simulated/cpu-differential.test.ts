@@ -27,6 +27,8 @@ import {
   idiv,
   imul,
   inc,
+  FALLBACK_INDIRECT,
+  INLINE_RETPOLINE,
   indirectCall,
   indirectJump,
   jmp,
@@ -37,7 +39,6 @@ import {
   lockXadd,
   mfence,
   mov,
-  movabs,
   movsx,
   movzx,
   mul,
@@ -177,7 +178,7 @@ function forms(): Form[] {
   }
   add('movsxd rax,r8d', (b) => movsx(b, 'rax', 'r8d'));
   add('movsxd rax,dword mem', (b) => movsx(b, 'rax', dword(CELL, 40)));
-  add('movabs rax,imm64', (b) => movabs(b, 'rax', 0x0123_4567_89ab_cdefn));
+  add('movabs rax,imm64', (b) => mov(b, 'rax', 0x0123_4567_89ab_cdefn, 'imm64'));
   add('mov rax,imm32 (sign-extended)', (b) => mov(b, 'rax', -2));
   add('cdq', (b) => cdq(b));
   add('cqo', (b) => cqo(b));
@@ -206,15 +207,15 @@ function forms(): Form[] {
     call(b, fn);
     mov(b, 'r10', b.labelAddress(fn));
     call(b, 'r10');
-    indirectCall(b, 'r10', { retpoline: true });
-    indirectCall(b, 'r10', { retpoline: false });
+    indirectCall(b, 'r10', INLINE_RETPOLINE);
+    indirectCall(b, 'r10', FALLBACK_INDIRECT);
     const tail = b.newLabel();
     mov(b, 'r10', b.labelAddress(back));
     call(b, tail);
     const after = b.newLabel();
     jmp(b, after, 'short');
     b.bind(tail);
-    indirectJump(b, 'r10', { retpoline: true });
+    indirectJump(b, 'r10', INLINE_RETPOLINE);
     b.bind(after);
     call(b, fn);
   });

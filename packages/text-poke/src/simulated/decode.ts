@@ -8,7 +8,6 @@ import type * as Iced from 'iced-x86';
 import { TextPokeError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
-const iced = require('iced-x86') as typeof Iced;
 
 /** A decoded operand. Register ids are 0..15 (rax..r15); `bits` is the access width. */
 export type SimOperand =
@@ -33,8 +32,13 @@ export const BASE_RIP = -2;
 /** No base register: `disp` is absolute. */
 export const BASE_NONE = -1;
 
-const REGISTERS = new Map<number, { id: number; bits: 8 | 16 | 32 | 64 }>();
-{
+/** iced-x86 and the register table, loaded on the first decode (importing the package must not load iced-x86). */
+let loaded: { readonly iced: typeof Iced; readonly registers: ReadonlyMap<number, { id: number; bits: 8 | 16 | 32 | 64 }> } | undefined;
+
+function load(): NonNullable<typeof loaded> {
+  if (loaded !== undefined) return loaded;
+  const iced = require('iced-x86') as typeof Iced;
+  const registers = new Map<number, { id: number; bits: 8 | 16 | 32 | 64 }>();
   const families: [readonly string[], 8 | 16 | 32 | 64][] = [
     [['RAX', 'RCX', 'RDX', 'RBX', 'RSP', 'RBP', 'RSI', 'RDI', 'R8', 'R9', 'R10', 'R11', 'R12', 'R13', 'R14', 'R15'], 64],
     [['EAX', 'ECX', 'EDX', 'EBX', 'ESP', 'EBP', 'ESI', 'EDI', 'R8D', 'R9D', 'R10D', 'R11D', 'R12D', 'R13D', 'R14D', 'R15D'], 32],
@@ -44,9 +48,11 @@ const REGISTERS = new Map<number, { id: number; bits: 8 | 16 | 32 | 64 }>();
   const table = iced.Register as unknown as Record<string, number>;
   for (const [names, bits] of families) {
     names.forEach((name, id) => {
-      REGISTERS.set(table[name] as number, { id, bits });
+      registers.set(table[name] as number, { id, bits });
     });
   }
+  loaded = { iced, registers };
+  return loaded;
 }
 
 const MEMORY_BITS: Record<string, number> = { UInt8: 8, Int8: 8, UInt16: 16, Int16: 16, UInt32: 32, Int32: 32, UInt64: 64, Int64: 64 };
@@ -62,6 +68,7 @@ function fault(address: bigint, what: string): never {
  * @throws TextPokeError CPU_FAULT for undecodable bytes or operands outside the subset.
  */
 export function decodeInsn(bytes: Uint8Array, address: bigint): SimInsn {
+  const { iced, registers: REGISTERS } = load();
   const decoder = new iced.Decoder(64, bytes, iced.DecoderOptions.None);
   decoder.ip = address;
   const instr = decoder.decode();

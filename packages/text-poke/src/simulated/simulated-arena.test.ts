@@ -4,9 +4,9 @@ import {
   type CodeBuffer,
   type ShiftOp,
   alu,
-  aluImm32,
   call,
   cmovcc,
+  cmp,
   int3,
   jcc,
   jmp,
@@ -273,7 +273,7 @@ describe('simulated CPU agrees with a model and with the real CPU', () => {
     ops.push({
       name: 'cmp imm32 + sete',
       emit: (b) => {
-        aluImm32(b, 'cmp', 'rdi', -9);
+        cmp(b, 'rdi', -9, 'imm32');
         setcc(b, 'e', 'al');
       },
     });

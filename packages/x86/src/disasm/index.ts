@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as Iced from 'iced-x86';
-import { assertAddress } from '../code-buffer.js';
+import { assertAddress } from '../address.js';
 import { describeValue } from '../describe.js';
 import { OperandError } from '../errors.js';
 

@@ -25,22 +25,32 @@ function isImm(value: unknown): value is Imm {
 }
 
 /**
+ * The encoding of an ALU immediate: `'auto'` (the sign-extended imm8 form, 83 /digit ib,
+ * when the value fits, else imm32, 81 /digit id) or `'imm32'` (always 81 /digit id, a fixed
+ * size: the dispatcher's `cmp rdx, imm32`). 8-bit operands have only 80 /digit ib.
+ */
+export type AluForm = 'auto' | 'imm32';
+
+/**
  * Emit an ALU instruction `op dst, src` (ADD/OR/AND/SUB/XOR/CMP):
  * `r/m, reg` (opcode 01/09/21/29/31/39), `reg, r/m` (03/...) or `r/m, imm`, where the
  * immediate takes the short sign-extended imm8 form (83 /digit ib) whenever it fits and
- * the imm32 form (81 /digit id) otherwise. For 64-bit operands the imm32 is sign-extended.
+ * the imm32 form (81 /digit id) otherwise; `form` `'imm32'` forces the imm32 form (see
+ * {@link AluForm}). For 64-bit operands the imm32 is sign-extended.
  * Every operand is checked before a byte is written: on any error the buffer is unchanged.
  * @throws ImmediateRangeError if the immediate does not fit.
  * @throws OperandError for an unknown operation (only own keys of {@link ALU_OPS}),
- *   mismatched widths or memory-to-memory forms.
+ *   mismatched widths, memory-to-memory forms, a bad `form`, or `'imm32'` without an immediate.
  */
-export function alu(buf: CodeBuffer, op: AluOp, dst: RM, src: RM | Imm): void {
+export function alu(buf: CodeBuffer, op: AluOp, dst: RM, src: RM | Imm, form: AluForm = 'auto'): void {
   assertCodeBuffer(buf, 'alu');
   const digit = aluDigit(op, 'alu');
+  if (form !== 'auto' && form !== 'imm32') throw new OperandError(`${String(op)}: form must be 'auto' or 'imm32', got ${describeValue(form)}`);
   if (isImm(src)) {
-    aluImm(buf, op, digit, dst, src, fitsInt8(src) ? 8 : 32);
+    aluImm(buf, op, digit, dst, src, form === 'auto' && fitsInt8(src) ? 8 : 32);
     return;
   }
+  if (form === 'imm32') throw new OperandError(`${op}: the imm32 form needs an immediate (number or bigint), got ${describeValue(src)}`);
   const d = rmInfo(dst, op);
   const s = rmInfo(src, op);
   const bits = commonWidth(d, s, op);
@@ -60,6 +70,8 @@ export function alu(buf: CodeBuffer, op: AluOp, dst: RM, src: RM | Imm): void {
  * Emit `op r/m, imm` in the explicit imm32 form (81 /digit id; 8-bit operands 80 /digit ib),
  * even when the value would fit an imm8. The dispatcher's `cmp rdx, imm32` (48 81 FA id)
  * is this form.
+ * @deprecated use `alu(buf, op, dst, imm, 'imm32')` / `cmp(buf, dst, imm, 'imm32')` (the
+ *   encoding is chosen by a trailing `form` argument everywhere in this package).
  * On any error the buffer is unchanged.
  * @throws ImmediateRangeError if the immediate is not a sign-extended imm32 (imm8/imm16 for narrow operands).
  * @throws OperandError for an unknown operation, a bad operand or a non-numeric immediate.
@@ -88,17 +100,17 @@ function aluImm(buf: CodeBuffer, op: string, digit: number, dst: RM, imm: Imm, s
 }
 
 /** `add dst, src` (see {@link alu}). */
-export const add = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'add', dst, src);
+export const add = (buf: CodeBuffer, dst: RM, src: RM | Imm, form: AluForm = 'auto'): void => alu(buf, 'add', dst, src, form);
 /** `sub dst, src` (see {@link alu}). */
-export const sub = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'sub', dst, src);
+export const sub = (buf: CodeBuffer, dst: RM, src: RM | Imm, form: AluForm = 'auto'): void => alu(buf, 'sub', dst, src, form);
 /** `and dst, src` (see {@link alu}). */
-export const and = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'and', dst, src);
+export const and = (buf: CodeBuffer, dst: RM, src: RM | Imm, form: AluForm = 'auto'): void => alu(buf, 'and', dst, src, form);
 /** `or dst, src` (see {@link alu}). */
-export const or = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'or', dst, src);
+export const or = (buf: CodeBuffer, dst: RM, src: RM | Imm, form: AluForm = 'auto'): void => alu(buf, 'or', dst, src, form);
 /** `xor dst, src` (see {@link alu}). */
-export const xor = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'xor', dst, src);
-/** `cmp dst, src` (see {@link alu}; imm8 form when the immediate fits, else imm32). */
-export const cmp = (buf: CodeBuffer, dst: RM, src: RM | Imm): void => alu(buf, 'cmp', dst, src);
+export const xor = (buf: CodeBuffer, dst: RM, src: RM | Imm, form: AluForm = 'auto'): void => alu(buf, 'xor', dst, src, form);
+/** `cmp dst, src` (see {@link alu}; imm8 form when the immediate fits, else imm32; `'imm32'` forces imm32). */
+export const cmp = (buf: CodeBuffer, dst: RM, src: RM | Imm, form: AluForm = 'auto'): void => alu(buf, 'cmp', dst, src, form);
 
 /**
  * `test dst, src`: TEST r/m, reg (85; 84 for bytes) or TEST r/m, imm (F7 /0 id; F6 /0 ib).

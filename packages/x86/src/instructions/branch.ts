@@ -1,4 +1,5 @@
-import { type CodeBuffer, type Label, type Target, assertCodeBuffer, isAddress } from '../code-buffer.js';
+import { isAddress } from '../address.js';
+import { type CodeBuffer, type Label, type Target, assertCodeBuffer } from '../code-buffer.js';
 import { describeValue } from '../describe.js';
 import { emitRR } from '../encoding.js';
 import { DisplacementRangeError, LabelError, OperandError } from '../errors.js';

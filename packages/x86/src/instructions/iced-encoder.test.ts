@@ -3,17 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { CodeBuffer } from '../code-buffer.js';
 import { byte, dword, qword, word } from '../memory.js';
 import { hex, icedEncode } from '../test-support/iced-oracle.js';
-import { aluImm32, alu, dec, inc, shift, test } from './alu.js';
+import { alu, dec, inc, shift, test } from './alu.js';
 import { call, jcc, jmp, ret } from './branch.js';
 import { lfence, pop, push, rdtscp } from './misc.js';
-import { cmovcc, lea, lockXadd, mov, movabs, movzx, setcc, xchg } from './mov.js';
+import { cmovcc, lea, lockXadd, mov, movzx, setcc, xchg } from './mov.js';
 
 type Make = (I: typeof Iced) => Iced.Instruction;
 const M = (I: typeof Iced, base: Iced.Register, disp: number) => new I.MemoryOperand(base, I.Register.None, 1, BigInt(disp), disp === 0 ? 0 : 1, false, I.Register.None);
 
 /** A representative sample, each compared byte for byte with iced-x86's own Encoder. */
 const SAMPLE: [string, (b: CodeBuffer) => void, Make][] = [
-  ['cmp rdx, imm32', (b) => aluImm32(b, 'cmp', 'rdx', -9), (I) => I.Instruction.createRegI32(I.Code.Cmp_rm64_imm32, I.Register.RDX, -9)],
+  ['cmp rdx, imm32', (b) => alu(b, 'cmp', 'rdx', -9, 'imm32'), (I) => I.Instruction.createRegI32(I.Code.Cmp_rm64_imm32, I.Register.RDX, -9)],
   ['cmp r13, imm8', (b) => alu(b, 'cmp', 'r13', 5), (I) => I.Instruction.createRegI32(I.Code.Cmp_rm64_imm8, I.Register.R13, 5)],
   ['add rax, r9', (b) => alu(b, 'add', 'rax', 'r9'), (I) => I.Instruction.createRegReg(I.Code.Add_rm64_r64, I.Register.RAX, I.Register.R9)],
   ['sub r12d, [rbp]', (b) => alu(b, 'sub', 'r12d', dword('rbp')), (I) => I.Instruction.createRegMem(I.Code.Sub_r32_rm32, I.Register.R12D, M(I, I.Register.RBP, 0))],
@@ -26,7 +26,7 @@ const SAMPLE: [string, (b: CodeBuffer) => void, Make][] = [
   ['mov rdx, [rsp+8]', (b) => mov(b, 'rdx', qword('rsp', 8)), (I) => I.Instruction.createRegMem(I.Code.Mov_r64_rm64, I.Register.RDX, M(I, I.Register.RSP, 8))],
   ['mov [r12+0x12345678], r15w', (b) => mov(b, word('r12', 0x12345678), 'r15w'), (I) => I.Instruction.createMemReg(I.Code.Mov_rm16_r16, M(I, I.Register.R12, 0x12345678), I.Register.R15W)],
   ['mov r9d, imm32', (b) => mov(b, 'r9d', 0xdeadbeef), (I) => I.Instruction.createRegU32(I.Code.Mov_r32_imm32, I.Register.R9D, 0xdeadbeef)],
-  ['movabs r10, imm64', (b) => movabs(b, 'r10', 0x1122334455667788n), (I) => I.Instruction.createRegU64(I.Code.Mov_r64_imm64, I.Register.R10, 0x1122334455667788n)],
+  ['movabs r10, imm64', (b) => mov(b, 'r10', 0x1122334455667788n, 'imm64'), (I) => I.Instruction.createRegU64(I.Code.Mov_r64_imm64, I.Register.R10, 0x1122334455667788n)],
   ['movzx eax, byte [rdi+23]', (b) => movzx(b, 'eax', byte('rdi', 23)), (I) => I.Instruction.createRegMem(I.Code.Movzx_r32_rm8, I.Register.EAX, M(I, I.Register.RDI, 23))],
   ['lea rsi, [r13+0x20]', (b) => lea(b, 'rsi', qword('r13', 0x20)), (I) => I.Instruction.createRegMem(I.Code.Lea_r64_m, I.Register.RSI, M(I, I.Register.R13, 0x20))],
   ['xchg [rdi], rax', (b) => xchg(b, qword('rdi'), 'rax'), (I) => I.Instruction.createMemReg(I.Code.Xchg_rm64_r64, M(I, I.Register.RDI, 0), I.Register.RAX)],
@@ -51,7 +51,7 @@ describe('bytes equal iced-x86 Encoder output', () => {
     ours(buf);
     const bytes = buf.finish();
     const expected = icedEncode(theirs, 0x1000n);
-    expect(hex(bytes.subarray(0, expected.length))).toBe(hex(expected));
+    expect(hex(bytes)).toBe(hex(expected));
   });
 
   it('lock xadd carries the lock prefix first', () => {

@@ -4,11 +4,11 @@ import { DisplacementRangeError, ImmediateRangeError, OperandError, BpfDispatche
 import { type Mem, byte, dword, ptr, qword, word } from '../memory.js';
 import { GP8, GP16, GP32, GP64, type Gp, type Gp64, type Width } from '../registers.js';
 import { type OracleOperand, decodeOne, hex } from '../test-support/iced-oracle.js';
-import { ALU_OPS, type AluOp, SHIFT_OPS, type ShiftOp, alu, aluImm32, dec, inc, shift, test } from './alu.js';
+import { ALU_OPS, type AluOp, SHIFT_OPS, type ShiftOp, add, alu, aluImm32, cmp, dec, inc, shift, test } from './alu.js';
 import { call, jcc, jmp, ret } from './branch.js';
 import { CANONICAL_CONDITIONS, conditionCode } from './conditions.js';
 import { int3, lfence, mfence, nop5, pause, pop, push, rdtsc, rdtscp } from './misc.js';
-import { cmovcc, lea, lockXadd, mov, movabs, movzx, setcc, xchg } from './mov.js';
+import { cmovcc, lea, lockXadd, mov, movzx, setcc, xchg } from './mov.js';
 
 const REGS: Record<Width, readonly Gp[]> = { 64: GP64, 32: GP32, 16: GP16, 8: GP8 };
 const WIDTHS: readonly Width[] = [64, 32, 16, 8];
@@ -82,10 +82,16 @@ describe('ALU: add/or/and/sub/xor/cmp', () => {
           }
   });
 
-  it('aluImm32 keeps the imm32 form: cmp rdx, -1 is 48 81 FA FF FF FF FF (the dispatcher compare)', () => {
+  it("the 'imm32' form keeps the imm32 encoding: cmp rdx, -1 is 48 81 FA FF FF FF FF (the dispatcher compare)", () => {
+    expect(hex(enc((b) => cmp(b, 'rdx', -1, 'imm32')))).toBe('4881faffffffff');
+    expect(hex(enc((b) => alu(b, 'cmp', 'rdx', 0xfffffffffffffff7n, 'imm32')))).toBe('4881faf7ffffff');
+    for (const reg of GP64) expectInsn(enc((b) => cmp(b, reg, 5, 'imm32')), 'cmp', [r(reg), imm(5, 64)]);
+    expect(hex(enc((b) => cmp(b, 'rdx', -1)))).toBe('4883faff'); // 'auto': imm8 when it fits
+    expect(hex(enc((b) => add(b, 'eax', 1, 'imm32')))).toBe('81c001000000');
+    // the deprecated aluImm32 is the same encoding
     expect(hex(enc((b) => aluImm32(b, 'cmp', 'rdx', -1)))).toBe('4881faffffffff');
-    expect(hex(enc((b) => aluImm32(b, 'cmp', 'rdx', 0xfffffffffffffff7n)))).toBe('4881faf7ffffff');
-    for (const reg of GP64) expectInsn(enc((b) => aluImm32(b, 'cmp', reg, 5)), 'cmp', [r(reg), imm(5, 64)]);
+    expect(() => alu(new CodeBuffer(), 'cmp', 'rdx', 'rax', 'imm32')).toThrow(OperandError);
+    expect(() => cmp(new CodeBuffer(), 'rdx', 1, 'imm16' as 'imm32')).toThrow(OperandError);
   });
 
   it('rejects immediates that are not sign-extended imm32, naming the value', () => {
@@ -169,11 +175,13 @@ describe('mov and friends', () => {
       expect(enc((b) => mov(b, reg, -1)).length).toBe(7);
       const big = 0x1234_5678_9abc_def0n;
       expectInsn(enc((b) => mov(b, reg, big)), 'mov', [r(reg), imm(big, 64)]);
-      expectInsn(enc((b) => movabs(b, reg, 1)), 'mov', [r(reg), imm(1, 64)]);
-      expect(enc((b) => movabs(b, reg, 1)).length).toBe(10);
+      expectInsn(enc((b) => mov(b, reg, 1, 'imm64')), 'mov', [r(reg), imm(1, 64)]);
+      expect(enc((b) => mov(b, reg, 1, 'imm64')).length).toBe(10);
     }
     expectInsn(enc((b) => mov(b, 'rax', 0x8000_0000)), 'mov', [r('rax'), imm(0x8000_0000, 64)]);
-    expect(() => movabs(new CodeBuffer(), 'eax' as Gp64, 1)).toThrow(OperandError);
+    expect(() => mov(new CodeBuffer(), 'eax' as Gp64, 1, 'imm64')).toThrow(OperandError);
+    expect(() => mov(new CodeBuffer(), 'rax', 'rbx', 'imm64')).toThrow(OperandError);
+    expect(() => mov(new CodeBuffer(), 'rax', 1, 'imm8' as 'imm64')).toThrow(OperandError);
   });
 
   it('mov r16/r8, imm and mov mem, imm', () => {

@@ -1,24 +1,41 @@
 import { type CodeBuffer, assertCodeBuffer } from '../code-buffer.js';
 import { type Imm, emitImm, emitModRm, emitSizePrefix, fitsInt32, imm64, immValue } from '../encoding.js';
+import { describeValue } from '../describe.js';
 import { OperandError } from '../errors.js';
 import { type Mem, isMem, memWidth } from '../memory.js';
 import { type RM, commonWidth, describe, isRex8, rmInfo } from '../operands.js';
-import { type Gp, type Gp64, type Width, regInfo, regOfWidth } from '../registers.js';
+import { type Gp, type Width, regInfo, regOfWidth } from '../registers.js';
 import { type Condition, conditionCode } from './conditions.js';
+
+/**
+ * The encoding `mov` uses for an immediate into a 64-bit register: `'auto'` (the shortest:
+ * C7 /0 id when the value is a sign-extended imm32, else the 10-byte imm64) or `'imm64'`
+ * (always REX.W B8+r io, a fixed 10 bytes, e.g. for code patched later).
+ */
+export type MovForm = 'auto' | 'imm64';
 
 /**
  * `mov dst, src`, choosing the form from the operands (Intel SDM: MOV):
  * - `reg, reg` / `mem, reg`: 89 /r (88 for bytes); `reg, mem` (a load): 8B /r (8A);
  * - `reg32, imm32`: B8+rd id (zero-extends to 64 bits); `reg16, imm16`; `reg8, imm8`;
- * - `reg64, imm`: C7 /0 id (sign-extended imm32) when it fits, else {@link movabs};
+ * - `reg64, imm`: C7 /0 id (sign-extended imm32) when it fits, else REX.W B8+r io (imm64);
+ *   `form` `'imm64'` forces the 10-byte REX.W B8+r io (GNU `movabs`) whatever the value;
  * - `mem, imm`: C7 /0 id (C6 /0 ib for bytes; 64-bit stores sign-extend the imm32).
  * Every operand is checked before a byte is written: on any error the buffer is unchanged.
  * @throws ImmediateRangeError if an immediate does not fit the destination (or is not an
  *   integer: `mov rax, 1.5`, NaN, Infinity).
- * @throws OperandError for mismatched widths or memory-to-memory forms.
+ * @throws OperandError for mismatched widths, memory-to-memory forms, a bad `form`, or
+ *   `'imm64'` without a 64-bit register destination and an immediate source.
  */
-export function mov(buf: CodeBuffer, dst: RM, src: RM | Imm): void {
+export function mov(buf: CodeBuffer, dst: RM, src: RM | Imm, form: MovForm = 'auto'): void {
   assertCodeBuffer(buf, 'mov');
+  if (form !== 'auto' && form !== 'imm64') throw new OperandError(`mov: form must be 'auto' or 'imm64', got ${describeValue(form)}`);
+  if (form === 'imm64') {
+    const { id } = regOfWidth(dst as string, 64, 'mov (imm64 form)');
+    if (typeof src !== 'number' && typeof src !== 'bigint') throw new OperandError(`mov (imm64 form): expected an immediate (number or bigint), got ${describeValue(src)}`);
+    emitMovabs(buf, id, imm64(src, 'mov'));
+    return;
+  }
   const d = rmInfo(dst, 'mov');
   if (typeof src === 'number' || typeof src === 'bigint') {
     movImm(buf, d, src);
@@ -65,18 +82,6 @@ function movImm(buf: CodeBuffer, d: ReturnType<typeof rmInfo>, imm: Imm): void {
 function emitMovabs(buf: CodeBuffer, id: number, value: bigint): void {
   buf.u8x2(0x48 | (id >> 3), 0xb8 | (id & 7));
   buf.u64(value);
-}
-
-/**
- * `movabs reg64, imm64`: REX.W B8+r io, always the 10-byte form. On any error the buffer
- * is unchanged.
- * @throws OperandError if `dst` is not a 64-bit register or `imm` is not a number/bigint.
- * @throws ImmediateRangeError if `imm` is not a safe integer or a 64-bit bigint.
- */
-export function movabs(buf: CodeBuffer, dst: Gp64, imm: Imm): void {
-  assertCodeBuffer(buf, 'movabs');
-  const { id } = regOfWidth(dst, 64, 'movabs');
-  emitMovabs(buf, id, imm64(imm, 'movabs'));
 }
 
 /**

@@ -3,7 +3,8 @@ import { CodeBuffer } from '../code-buffer.js';
 import { OperandError } from '../errors.js';
 import { GP64, type Gp64 } from '../registers.js';
 import { decodeOne, hex } from '../test-support/iced-oracle.js';
-import { indirectCall, indirectJump, retpolineThunk } from './retpoline.js';
+import { FALLBACK_INDIRECT, fallbackThunk } from './fallback.js';
+import { INLINE_RETPOLINE, indirectCall, indirectJump, retpolineThunk } from './retpoline.js';
 
 function decodeAll(bytes: Uint8Array, base: bigint) {
   const out = [];
@@ -44,25 +45,25 @@ describe('retpolines', () => {
 
   it('indirectJump: plain, through a thunk, or inline', () => {
     const plain = new CodeBuffer();
-    indirectJump(plain, 'rdx', { retpoline: false });
+    indirectJump(plain, 'rdx', FALLBACK_INDIRECT);
     expect(hex(plain.finish())).toBe('ffe2');
     const viaThunk = new CodeBuffer(0x1000n);
-    indirectJump(viaThunk, 'rdx', { retpoline: true, thunk: 0x2000n });
+    indirectJump(viaThunk, 'rdx', fallbackThunk(0x2000n));
     expect(decodeOne(viaThunk.finish(), 0x1000n)).toMatchObject({ mnemonic: 'jmp', operands: [{ target: 0x2000n }] });
     const inline = new CodeBuffer();
-    indirectJump(inline, 'r11', { retpoline: true });
+    indirectJump(inline, 'r11', INLINE_RETPOLINE);
     expect(decodeAll(inline.finish(), 0n).map((i) => i.mnemonic)).toEqual(['call', 'pause', 'lfence', 'jmp', 'mov', 'ret']);
   });
 
   it('indirectCall: plain, through a thunk, or a call to an inline thunk', () => {
     const plain = new CodeBuffer();
-    indirectCall(plain, 'rax', { retpoline: false });
+    indirectCall(plain, 'rax', FALLBACK_INDIRECT);
     expect(hex(plain.finish())).toBe('ffd0');
     const viaThunk = new CodeBuffer(0x1000n);
-    indirectCall(viaThunk, 'rax', { retpoline: true, thunk: 0x2000n });
+    indirectCall(viaThunk, 'rax', fallbackThunk(0x2000n));
     expect(decodeOne(viaThunk.finish(), 0x1000n)).toMatchObject({ mnemonic: 'call', operands: [{ target: 0x2000n }] });
     const inline = new CodeBuffer();
-    indirectCall(inline, 'rax', { retpoline: true });
+    indirectCall(inline, 'rax', INLINE_RETPOLINE);
     const insns = decodeAll(inline.finish(), 0n);
     expect(insns.map((i) => i.mnemonic)).toEqual(['jmp', 'call', 'pause', 'lfence', 'jmp', 'mov', 'ret', 'call']);
     expect(insns.at(-1)?.operands).toEqual([{ target: 2n }]);

@@ -1,6 +1,6 @@
-import { type CodeBuffer, type Label, type Target, assertCodeBuffer, isAddress } from '../code-buffer.js';
-import { describeValue } from '../describe.js';
+import { type CodeBuffer, assertCodeBuffer } from '../code-buffer.js';
 import { OperandError } from '../errors.js';
+import { type Fallback, assertFallback } from './fallback.js';
 import { qword } from '../memory.js';
 import { type Gp64, regOfWidth } from '../registers.js';
 import { call, jmp, ret } from './branch.js';
@@ -41,62 +41,54 @@ export function retpolineThunk(buf: CodeBuffer, reg: Gp64): number {
   return start;
 }
 
-/** How {@link indirectJump} / {@link indirectCall} reach a target held in a register. */
-export interface IndirectOptions {
-  /**
-   * `false`: a plain `jmp reg` / `call reg`. `true`: through a retpoline — to `thunk`
-   * when given (the kernel's `__x86_indirect_thunk_<reg>`), else inlined at the site.
-   */
-  readonly retpoline: boolean;
-  /** Address or label of a {@link retpolineThunk} for the same register. */
-  readonly thunk?: Target;
-}
+/**
+ * How {@link indirectJump} / {@link indirectCall} reach a target held in a register: a
+ * {@link Fallback} (through the thunk at an address, or plainly), or a retpoline inlined at
+ * the site (the kernel's `JMP_NOSPEC` / `CALL_NOSPEC` without a shared thunk).
+ */
+export type IndirectBranch = Fallback | { readonly kind: 'inline' };
+
+/** The {@link IndirectBranch} that inlines a retpoline at the site (frozen). */
+export const INLINE_RETPOLINE: IndirectBranch = Object.freeze({ kind: 'inline' });
 
 /**
- * Check the buffer, register and options of {@link indirectJump} / {@link indirectCall}.
- * A thunk must be an {@link Address} (a number or bigint, never a string) or a label of `buf`.
+ * Check the buffer, register and branch of {@link indirectJump} / {@link indirectCall}.
+ * @throws OperandError unless `branch` is a {@link Fallback} or {@link INLINE_RETPOLINE}.
  */
-function checkIndirect(buf: CodeBuffer, reg: Gp64, options: IndirectOptions, what: string): void {
+function checkIndirect(buf: CodeBuffer, reg: Gp64, branch: IndirectBranch, what: string): void {
   assertCodeBuffer(buf, what);
   regOfWidth(reg, 64, what);
-  if (typeof options !== 'object' || options === null) throw new OperandError(`${what}: options must be { retpoline, thunk? }, got ${describeValue(options)}`);
-  if (typeof options.retpoline !== 'boolean') throw new OperandError(`${what}: options.retpoline must be a boolean, got ${describeValue(options.retpoline)}`);
-  const thunk: unknown = options.thunk;
-  if (thunk === undefined || isAddress(thunk)) return;
-  if (typeof thunk !== 'object' || thunk === null) {
-    throw new OperandError(`${what}: options.thunk ${describeValue(thunk)} is not an address (use a safe integer or a 64-bit bigint) or a label`);
-  }
-  buf.checkLabelField(thunk as Label, 'rel32');
+  if (typeof branch === 'object' && branch !== null && branch.kind === 'inline') return;
+  assertFallback(branch, what);
 }
 
 /**
  * Jump to the address in `reg`: `jmp reg`, `jmp thunk`, or an inline retpoline
- * (the kernel's `JMP_NOSPEC`). On any error the buffer is unchanged.
- * @throws OperandError for a bad register, bad options or a thunk that is neither an
- *   address nor a label; LabelError for a foreign label; DisplacementRangeError if the
- *   thunk is out of reach.
+ * (the kernel's `JMP_NOSPEC`). For the dispatcher's fallback use {@link emitFallbackJump}.
+ * On any error the buffer is unchanged.
+ * @throws OperandError for a bad register or branch; DisplacementRangeError if the thunk
+ *   is out of reach.
  */
-export function indirectJump(buf: CodeBuffer, reg: Gp64, options: IndirectOptions): void {
-  checkIndirect(buf, reg, options, 'indirectJump');
-  if (!options.retpoline) jmp(buf, reg);
-  else if (options.thunk !== undefined) jmp(buf, options.thunk);
+export function indirectJump(buf: CodeBuffer, reg: Gp64, branch: IndirectBranch): void {
+  checkIndirect(buf, reg, branch, 'indirectJump');
+  if (branch.kind === 'indirect') jmp(buf, reg);
+  else if (branch.kind === 'thunk') jmp(buf, branch.thunk);
   else retpolineThunk(buf, reg);
 }
 
 /**
- * Call the address in `reg`: `call reg`, `call thunk`, or (without a thunk) a call to an
- * inline retpoline placed after a short jump over it (the kernel's `CALL_NOSPEC`).
+ * Call the address in `reg`: `call reg`, `call thunk`, or (inline) a call to a retpoline
+ * placed after a short jump over it (the kernel's `CALL_NOSPEC`).
  * On any error the buffer is unchanged.
- * @throws OperandError for a bad register, bad options or a thunk that is neither an
- *   address nor a label; LabelError for a foreign label; DisplacementRangeError if the
- *   thunk is out of reach.
+ * @throws OperandError for a bad register or branch; DisplacementRangeError if the thunk
+ *   is out of reach.
  */
-export function indirectCall(buf: CodeBuffer, reg: Gp64, options: IndirectOptions): void {
-  checkIndirect(buf, reg, options, 'indirectCall');
-  if (!options.retpoline) {
+export function indirectCall(buf: CodeBuffer, reg: Gp64, branch: IndirectBranch): void {
+  checkIndirect(buf, reg, branch, 'indirectCall');
+  if (branch.kind === 'indirect') {
     call(buf, reg);
-  } else if (options.thunk !== undefined) {
-    call(buf, options.thunk);
+  } else if (branch.kind === 'thunk') {
+    call(buf, branch.thunk);
   } else {
     const over = buf.newLabel();
     const thunk = buf.newLabel();

@@ -5,7 +5,7 @@
  * dispatcher listings contain, independent of the code generator.
  */
 import { CodeBuffer } from '../code-buffer.js';
-import { aluImm32 } from '../instructions/alu.js';
+import { cmp } from '../instructions/alu.js';
 import { jcc, jmp } from '../instructions/branch.js';
 import type { Condition } from '../instructions/conditions.js';
 
@@ -35,7 +35,7 @@ export function assembleListing(lines: readonly ListingLine[], end: bigint): Uin
     const next = lines[i + 1]?.address ?? end;
     const length = Number(next - line.address);
     const operand = line.operands.split(',').at(-1) as string;
-    if (line.mnemonic === 'cmp' && line.operands.startsWith('rdx,')) aluImm32(buf, 'cmp', 'rdx', BigInt(operand));
+    if (line.mnemonic === 'cmp' && line.operands.startsWith('rdx,')) cmp(buf, 'rdx', BigInt(operand), 'imm32');
     else if (line.mnemonic === 'jmp') jmp(buf, BigInt(operand), length === 2 ? 'short' : 'near');
     else if (line.mnemonic.startsWith('j')) jcc(buf, line.mnemonic.slice(1) as Condition, BigInt(operand), length === 2 ? 'short' : 'near');
     else if (line.mnemonic === 'nop' || line.mnemonic === 'xchg') buf.nops(length);

@@ -3,7 +3,7 @@ import { alu, dword, inc, jcc, mov, qword, ret, shift } from '@bpf-dispatcher/x8
 import { XdpAction, type XdpActionValue } from '../actions.js';
 import { XdpError } from '../errors.js';
 import { XDP_BUFF, XDP_RXQ } from '../layout.js';
-import { assertArena, assertName, optionsObject, u64 } from '../validate.js';
+import { assertArena, assertName, optionsObject } from '../validate.js';
 import { type XdpProg, buildXdpProg } from '../xdp-prog.js';
 
 /** Bytes of metadata xdp_record writes in front of `data`: its program id (u32). */
@@ -38,7 +38,7 @@ export function xdpRecord(arena: TextArena, options: { verdict?: XdpActionValue;
   const name = opts.name ?? 'xdp_record';
   assertName(name, 'xdpRecord');
   const counts = arena.allocData(8 * RECORD_IFINDEX_SLOTS);
-  return buildXdpProg(arena, name, 96, (b, { id }) => {
+  return buildXdpProg(arena, name, undefined, (b, { id }) => {
     const inRange = b.newLabel();
     mov(b, 'rax', qword('rdi', XDP_BUFF.data));
     mov(b, dword('rax', -RECORD_META_SIZE), id);
@@ -57,8 +57,8 @@ export function xdpRecord(arena: TextArena, options: { verdict?: XdpActionValue;
   }, [counts], (_base, live) => ({
     perIfindex: () => {
       live('perIfindex');
-      const bytes = arena.read(counts.address, 8 * RECORD_IFINDEX_SLOTS);
-      return Array.from({ length: RECORD_IFINDEX_SLOTS }, (_, i) => u64(bytes, 8 * i));
+      const memory = arena.memory(counts);
+      return Array.from({ length: RECORD_IFINDEX_SLOTS }, (_, i) => memory.getU64(8 * i));
     },
   }));
 }

@@ -1,24 +1,27 @@
-import type { TextArena } from '@bpf-dispatcher/text-poke';
+import { type TextArena, defineStruct } from '@bpf-dispatcher/text-poke';
 import { alu, dword, inc, jcc, lea, mov, ptr, qword, ret, shift } from '@bpf-dispatcher/x86';
 import { XdpAction, type XdpActionValue } from '../actions.js';
 import { XdpError } from '../errors.js';
 import { XDP_BUFF, XDP_RXQ } from '../layout.js';
-import { assertArena, optionsObject, u64 } from '../validate.js';
+import { assertArena, optionsObject } from '../validate.js';
 import { type XdpProg, buildXdpProg } from '../xdp-prog.js';
 
 /** Receive queues with their own counters; higher queue indexes share the last record. */
 export const RXQ_INFO_MAX_RXQS = 64;
 
-/** Layout of xdp_rxq_info's config and counters in data memory. */
+/** xdp_rxq_info's config and global counters (the head of its data block, 64 bytes). */
+export const RxqInfoConfigStruct = defineStruct('rxq_info_config', { action: 'u32', ifindex: 'u32', processed: 'u64', issue: 'u64' }, { size: 64 });
+
+/** One per-queue record of xdp_rxq_info (`struct datarec` of the per-CPU map): 16 bytes. */
+export const RxqInfoRecordStruct = defineStruct('rxq_info_record', { processed: 'u64', issue: 'u64' });
+
+/** Layout of xdp_rxq_info's config and counters in data memory (from the two structs above). */
 export const RXQ_INFO = Object.freeze({
-  action: 0,
-  ifindex: 4,
-  processed: 8,
-  issue: 16,
+  ...RxqInfoConfigStruct.offsets,
   /** `{ processed, issue }` records for queues 0 .. MAX_RXQS (the last one for overflow). */
-  perQueue: 64,
-  recordSize: 16,
-  size: 64 + 16 * (RXQ_INFO_MAX_RXQS + 1),
+  perQueue: RxqInfoConfigStruct.size,
+  recordSize: RxqInfoRecordStruct.size,
+  size: RxqInfoConfigStruct.size + RxqInfoRecordStruct.size * (RXQ_INFO_MAX_RXQS + 1),
 });
 
 /** Counters of an xdp_rxq_info instance. */
@@ -60,13 +63,12 @@ export function xdpRxqInfo(arena: TextArena, options: { action: XdpActionValue; 
   if (!Object.values(XdpAction).includes(opts.action as XdpActionValue)) throw new XdpError('EINVAL', `xdpRxqInfo: action ${String(opts.action)} is not an XDP action`);
   const ifindex = opts.ifindex;
   if (!Number.isInteger(ifindex) || (ifindex as number) < 0 || (ifindex as number) > 0x7fffffff) throw new XdpError('EINVAL', `xdpRxqInfo: bad ifindex ${String(ifindex)}`);
-  const data = arena.allocData(RXQ_INFO.size);
-  const config = new Uint8Array(8);
-  const c = new DataView(config.buffer);
-  c.setUint32(RXQ_INFO.action, opts.action as number, true);
-  c.setUint32(RXQ_INFO.ifindex, ifindex as number, true);
-  arena.write(data.address + BigInt(RXQ_INFO.action), config);
-  return buildXdpProg(arena, 'xdp_rxq_info', 160, (b) => {
+  const data = arena.allocData(RXQ_INFO.size, RxqInfoConfigStruct.align);
+  const config = RxqInfoConfigStruct.view(arena, data);
+  config.set('action', opts.action as number);
+  config.set('ifindex', ifindex as number);
+  const record = (q: number) => RxqInfoRecordStruct.view(arena, data, RXQ_INFO.perQueue + q * RXQ_INFO.recordSize);
+  return buildXdpProg(arena, 'xdp_rxq_info', undefined, (b) => {
     const mismatch = b.newLabel();
     const inRange = b.newLabel();
     const done = b.newLabel();
@@ -102,23 +104,22 @@ export function xdpRxqInfo(arena: TextArena, options: { action: XdpActionValue; 
   }, [data], (_base, live) => ({
     counters: (): RxqInfoCounters => {
       live('counters');
-      const bytes = arena.read(data.address, RXQ_INFO.size);
-      const perQueue = Array.from({ length: RXQ_INFO_MAX_RXQS + 1 }, (_, q) => ({
-        processed: u64(bytes, RXQ_INFO.perQueue + q * RXQ_INFO.recordSize),
-        issue: u64(bytes, RXQ_INFO.perQueue + q * RXQ_INFO.recordSize + 8),
-      }));
-      return { processed: u64(bytes, RXQ_INFO.processed), issue: u64(bytes, RXQ_INFO.issue), perQueue };
+      const perQueue = Array.from({ length: RXQ_INFO_MAX_RXQS + 1 }, (_, q) => {
+        const r = record(q);
+        return { processed: r.get('processed'), issue: r.get('issue') };
+      });
+      return { processed: config.get('processed'), issue: config.get('issue'), perQueue };
     },
     resetCounters: () => {
       live('resetCounters');
-      arena.write(data.address + BigInt(RXQ_INFO.processed), new Uint8Array(RXQ_INFO.size - RXQ_INFO.processed));
+      config.set('processed', 0n);
+      config.set('issue', 0n);
+      for (let q = 0; q <= RXQ_INFO_MAX_RXQS; q++) record(q).clear();
     },
     setAction: (action: XdpActionValue) => {
       live('setAction');
       if (!Object.values(XdpAction).includes(action)) throw new XdpError('EINVAL', `setAction: ${String(action)} is not an XDP action`);
-      const bytes = new Uint8Array(4);
-      new DataView(bytes.buffer).setUint32(0, action, true);
-      arena.write(data.address + BigInt(RXQ_INFO.action), bytes);
+      config.set('action', action);
     },
   }));
 }

@@ -4,7 +4,7 @@ import { XdpAction, type XdpActionValue } from '../actions.js';
 import { XdpError } from '../errors.js';
 import { XDP_BUFF } from '../layout.js';
 import { assertArena, assertCodeBuffer } from '../validate.js';
-import { type XdpProg, createXdpProg } from '../xdp-prog.js';
+import { type XdpProg, buildXdpProg } from '../xdp-prog.js';
 
 /** Emit `return action`. */
 export function emitReturn(buf: CodeBuffer, action: XdpActionValue): void {
@@ -21,7 +21,7 @@ export function emitReturn(buf: CodeBuffer, action: XdpActionValue): void {
 export function xdpConstant(arena: TextArena, action: XdpActionValue, name = `xdp_const_${action}`): XdpProg {
   assertArena(arena, 'xdpConstant');
   if (!Object.values(XdpAction).includes(action)) throw new XdpError('EINVAL', `xdpConstant: ${String(action)} is not an XDP action`);
-  return createXdpProg(arena, name, 16, (b) => emitReturn(b, action));
+  return buildXdpProg(arena, name, undefined, (b) => emitReturn(b, action), [], () => ({}));
 }
 
 /** `xdp_drop`: `int prog(struct xdp_md *ctx) { return XDP_DROP; }` */
@@ -42,7 +42,7 @@ export const xdpPass = (arena: TextArena): XdpProg => xdpConstant(arena, XdpActi
  * ```
  */
 export function xdpTx(arena: TextArena): XdpProg {
-  return createXdpProg(arena, 'xdp_tx', 128, (b) => {
+  return buildXdpProg(arena, 'xdp_tx', undefined, (b) => {
     const short = b.newLabel();
     mov(b, 'rax', qword('rdi', XDP_BUFF.data));
     lea(b, 'rdx', ptr('rax', 14));
@@ -59,6 +59,6 @@ export function xdpTx(arena: TextArena): XdpProg {
     emitReturn(b, XdpAction.TX);
     b.bind(short);
     emitReturn(b, XdpAction.ABORTED);
-  });
+  }, [], () => ({}));
 }
 

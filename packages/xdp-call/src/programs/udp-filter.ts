@@ -1,13 +1,19 @@
-import type { TextArena } from '@bpf-dispatcher/text-poke';
+import { type TextArena, defineStruct } from '@bpf-dispatcher/text-poke';
 import { alu, byte, inc, jcc, lea, mov, movzx, ptr, qword, ret, shift, word } from '@bpf-dispatcher/x86';
 import { XdpAction } from '../actions.js';
 import { XdpError } from '../errors.js';
 import { XDP_BUFF } from '../layout.js';
-import { assertArena, optionsObject, u64 } from '../validate.js';
+import { assertArena, optionsObject } from '../validate.js';
 import { type XdpProg, buildXdpProg } from '../xdp-prog.js';
 
-/** Layout of xdp_udp_filter's config and counters in data memory. */
-export const UDP_FILTER = Object.freeze({ port: 0, dropped: 8, passed: 16, size: 64 });
+/**
+ * xdp_udp_filter's config and counters in data memory: `port` is a `__be16` (network
+ * byte order, as the packet holds it), then the two counters. 64 bytes.
+ */
+export const UdpFilterStruct = defineStruct('udp_filter', { port: 'u16', dropped: 'u64', passed: 'u64' }, { size: 64 });
+
+/** Layout of xdp_udp_filter's config and counters (from {@link UdpFilterStruct}). */
+export const UDP_FILTER = Object.freeze({ ...UdpFilterStruct.offsets, size: UdpFilterStruct.size });
 
 /** The UDP port filter with its counters. */
 export interface UdpFilterProg extends XdpProg {
@@ -34,10 +40,11 @@ export function xdpUdpFilter(arena: TextArena, options: { port: number }): UdpFi
   assertArena(arena, 'xdpUdpFilter');
   const port = optionsObject(options, 'xdpUdpFilter').port as number;
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new XdpError('EINVAL', `xdpUdpFilter: port must be 0..65535, got ${String(port)}`);
-  const data = arena.allocData(UDP_FILTER.size);
-  // the port in network byte order, as the packet holds it
-  arena.write(data.address + BigInt(UDP_FILTER.port), Uint8Array.of(port >> 8, port & 0xff));
-  return buildXdpProg(arena, 'xdp_udp_filter', 192, (b) => {
+  const data = arena.allocData(UDP_FILTER.size, UdpFilterStruct.align);
+  const fields = UdpFilterStruct.view(arena, data);
+  // the port in network byte order, as the packet holds it (the accessor stores little-endian)
+  fields.set('port', ((port & 0xff) << 8) | (port >> 8));
+  return buildXdpProg(arena, 'xdp_udp_filter', undefined, (b) => {
     const pass = b.newLabel();
     mov(b, 'rax', qword('rdi', XDP_BUFF.data));
     mov(b, 'rcx', qword('rdi', XDP_BUFF.dataEnd));
@@ -78,8 +85,7 @@ export function xdpUdpFilter(arena: TextArena, options: { port: number }): UdpFi
   }, [data], (_base, live) => ({
     counters: () => {
       live('counters');
-      const bytes = arena.read(data.address, UDP_FILTER.size);
-      return { dropped: u64(bytes, UDP_FILTER.dropped), passed: u64(bytes, UDP_FILTER.passed) };
+      return { dropped: fields.get('dropped'), passed: fields.get('passed') };
     },
   }));
 }

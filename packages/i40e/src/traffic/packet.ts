@@ -1,4 +1,4 @@
-import { XdpError } from './errors.js';
+import { I40eError } from '../errors.js';
 
 /** One UDP flow of generated traffic. */
 export interface UdpFlow {
@@ -15,10 +15,10 @@ export interface UdpFlow {
 /** Bytes of the Ethernet, IPv4 and UDP headers. */
 export const UDP_HEADERS = 14 + 20 + 8;
 
-/** The Internet checksum (RFC 1071) of `bytes`, plus an optional partial sum. @throws XdpError EINVAL for bad arguments. */
+/** The Internet checksum (RFC 1071) of `bytes`, plus an optional partial sum. @throws I40eError EINVAL for bad arguments. */
 export function internetChecksum(bytes: Uint8Array, initial = 0): number {
-  if (!(bytes instanceof Uint8Array)) throw new XdpError('EINVAL', 'internetChecksum: bytes must be a Uint8Array');
-  if (!Number.isInteger(initial) || initial < 0 || initial > 0xffff_ffff) throw new XdpError('EINVAL', `internetChecksum: initial must be an integer from 0 to 2^32-1, got ${String(initial)}`);
+  if (!(bytes instanceof Uint8Array)) throw new I40eError('EINVAL', 'internetChecksum: bytes must be a Uint8Array');
+  if (!Number.isInteger(initial) || initial < 0 || initial > 0xffff_ffff) throw new I40eError('EINVAL', `internetChecksum: initial must be an integer from 0 to 2^32-1, got ${String(initial)}`);
   let sum = initial;
   for (let i = 0; i + 1 < bytes.length; i += 2) sum += ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
   if (bytes.length % 2 === 1) sum += (bytes[bytes.length - 1] as number) << 8;
@@ -27,12 +27,12 @@ export function internetChecksum(bytes: Uint8Array, initial = 0): number {
 }
 
 function checkFlow(flow: UdpFlow): void {
-  if (typeof flow !== 'object' || flow === null) throw new XdpError('EINVAL', 'buildUdpFrame: flow must be an object');
+  if (typeof flow !== 'object' || flow === null) throw new I40eError('EINVAL', 'buildUdpFrame: flow must be an object');
   const mac = (m: readonly number[]) => Array.isArray(m) && m.length === 6 && m.every((b) => Number.isInteger(b) && b >= 0 && b <= 255);
   const u32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
   const u16 = (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffff;
   if (!mac(flow?.srcMac) || !mac(flow.dstMac) || !u32(flow.srcIp) || !u32(flow.dstIp) || !u16(flow.srcPort) || !u16(flow.dstPort)) {
-    throw new XdpError('EINVAL', 'buildUdpFrame: flow needs 6-byte MACs, 32-bit IPv4 addresses and 16-bit ports');
+    throw new I40eError('EINVAL', 'buildUdpFrame: flow needs 6-byte MACs, 32-bit IPv4 addresses and 16-bit ports');
   }
 }
 
@@ -40,12 +40,12 @@ function checkFlow(flow: UdpFlow): void {
  * A valid Ethernet/IPv4/UDP frame of `length` bytes (default 64, the reference
  * benchmark's size, FCS excluded): IPv4 header checksum and UDP checksum (with the
  * pseudo-header) both correct; the payload is a counter pattern.
- * @throws XdpError EINVAL for a bad flow, a length outside 42..1514 or an ipId that is not an integer.
+ * @throws I40eError EINVAL for a bad flow, a length outside 42..1514 or an ipId that is not an integer.
  */
 export function buildUdpFrame(flow: UdpFlow, length = 64, ipId = 0): Uint8Array {
   checkFlow(flow);
-  if (!Number.isInteger(length) || length < UDP_HEADERS || length > 1514) throw new XdpError('EINVAL', `buildUdpFrame: length must be ${UDP_HEADERS}..1514, got ${String(length)}`);
-  if (!Number.isSafeInteger(ipId)) throw new XdpError('EINVAL', `buildUdpFrame: ipId must be an integer, got ${String(ipId)}`);
+  if (!Number.isInteger(length) || length < UDP_HEADERS || length > 1514) throw new I40eError('EINVAL', `buildUdpFrame: length must be ${UDP_HEADERS}..1514, got ${String(length)}`);
+  if (!Number.isSafeInteger(ipId)) throw new I40eError('EINVAL', `buildUdpFrame: ipId must be an integer, got ${String(ipId)}`);
   const frame = new Uint8Array(length);
   const v = new DataView(frame.buffer);
   frame.set(flow.dstMac, 0);
@@ -89,11 +89,11 @@ export interface ParsedUdpFrame {
   readonly udpChecksumOk: boolean;
 }
 
-/** Parse and verify a frame built by {@link buildUdpFrame}. @throws XdpError EINVAL if it is not IPv4/UDP. */
+/** Parse and verify a frame built by {@link buildUdpFrame}. @throws I40eError EINVAL if it is not IPv4/UDP. */
 export function parseUdpFrame(frame: Uint8Array): ParsedUdpFrame {
-  if (!(frame instanceof Uint8Array)) throw new XdpError('EINVAL', 'parseUdpFrame: frame must be a Uint8Array');
+  if (!(frame instanceof Uint8Array)) throw new I40eError('EINVAL', 'parseUdpFrame: frame must be a Uint8Array');
   const v = new DataView(frame.buffer, frame.byteOffset, frame.length);
-  if (frame.length < UDP_HEADERS || v.getUint16(12) !== 0x0800 || v.getUint8(23) !== 17) throw new XdpError('EINVAL', 'parseUdpFrame: not an IPv4/UDP frame');
+  if (frame.length < UDP_HEADERS || v.getUint16(12) !== 0x0800 || v.getUint8(23) !== 17) throw new I40eError('EINVAL', 'parseUdpFrame: not an IPv4/UDP frame');
   const ipLength = v.getUint16(16);
   const udpLength = v.getUint16(38);
   const pseudo = new Uint8Array(12);
