@@ -1,10 +1,10 @@
 import {
   type Address,
   CodeBuffer,
+  cmp,
   DisplacementRangeError,
   FALLBACK_INDIRECT,
   type Fallback as FallbackJump,
-  aluImm32,
   emitFallbackJump,
   fallbackThunk,
   fitsInt32,
@@ -116,13 +116,13 @@ function checkJump(jump: unknown, what: string): FallbackJump {
 function emitRange(buf: CodeBuffer, progs: readonly number[], a: number, b: number, jump: FallbackJump): void {
   if (a === b) {
     const prog = progs[a] as number;
-    aluImm32(buf, 'cmp', 'rdx', prog);
+    cmp(buf, 'rdx', prog, 'imm32');
     jcc(buf, 'e', prog);
     emitFallbackJump(buf, jump);
     return;
   }
   const pivot = Math.floor((b - a) / 2);
-  aluImm32(buf, 'cmp', 'rdx', progs[a + pivot] as number);
+  cmp(buf, 'rdx', progs[a + pivot] as number, 'imm32');
   const upper = buf.newLabel();
   jcc(buf, 'g', upper, pivot > 2 ? 'near' : 'short');
   emitRange(buf, progs, a, a + pivot, jump);

@@ -30,6 +30,7 @@ function parseArgs(argv) {
   for (let n = 0; n < argv.length; n++) {
     const a = argv[n];
     const v = () => argv[++n];
+    if (a === '--') continue; // pnpm may pass its separator through
     if (a === '--programs') args.programs = Number(v());
     else if (a === '--batch') args.batch = Number(v());
     else if (a === '--jobs') args.jobs = Math.max(1, Math.min(2, Number(v())));

@@ -50,7 +50,6 @@ export async function callCase(kind: CallCaseKind): Promise<CallCase> {
   const emitTheCall = emitCall;
   const region = emitText(
     arena,
-    128,
     (buf) => {
       const loop = buf.newLabel();
       push(buf, 'rbx');

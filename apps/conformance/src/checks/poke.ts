@@ -16,7 +16,7 @@ function throwsCode(fn: () => unknown, code: string, what: string): void {
 
 function site(arena: TextArena): { entry: bigint; site: bigint } {
   let at = 0n;
-  const entry = emit(arena, 32, (b) => {
+  const entry = emit(arena, (b) => {
     mov(b, 'eax', 7);
     b.align(8);
     at = b.address();
@@ -28,7 +28,7 @@ function site(arena: TextArena): { entry: bigint; site: bigint } {
 }
 
 const constant = (arena: TextArena, v: number) =>
-  emit(arena, 16, (b) => {
+  emit(arena, (b) => {
     mov(b, 'eax', v);
     ret(b);
   });

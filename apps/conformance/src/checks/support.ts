@@ -3,15 +3,15 @@ import { type TextArena, emitText } from '@bpf-dispatcher/text-poke';
 import { type CodeBuffer, mov, ret } from '@bpf-dispatcher/x86';
 
 /** Emit code into fresh text; returns its address. */
-export function emit(arena: TextArena, size: number, fn: (buf: CodeBuffer) => void, align = 16): bigint {
-  return emitText(arena, size, fn, { align }).address;
+export function emit(arena: TextArena, fn: (buf: CodeBuffer) => void, align = 16): bigint {
+  return emitText(arena, fn, { align }).address;
 }
 
 /** `count` real programs; program i returns 1000 + i. */
 export function programs(arena: TextArena, count: number): bigint[] {
   return Array.from({ length: count }, (_, i) => {
     arena.alloc(16 * (1 + (i % 3))); // irregular spacing
-    return emit(arena, 16, (b) => {
+    return emit(arena, (b) => {
       mov(b, 'eax', 1000 + i);
       ret(b);
     });

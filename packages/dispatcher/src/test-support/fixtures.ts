@@ -9,8 +9,8 @@ export const ARENAS: [string, () => TextArena][] = [
 ];
 
 /** Emit `fn` into fresh text. */
-export function emit(arena: TextArena, size: number, fn: (buf: CodeBuffer) => void, align = 16): bigint {
-  return emitText(arena, size, fn, { align }).address;
+export function emit(arena: TextArena, fn: (buf: CodeBuffer) => void, align = 16): bigint {
+  return emitText(arena, fn, { align }).address;
 }
 
 /** `count` programs, each returning its index + 1000, at irregular addresses. */
@@ -21,7 +21,7 @@ export function makePrograms(arena: TextArena, count: number, seed = 1): bigint[
     x = (x * 1103515245 + 12345) & 0x7fffffff;
     arena.alloc(16 + (x % 7) * 16); // a gap, so addresses are not evenly spaced
     progs.push(
-      emit(arena, 16, (b) => {
+      emit(arena, (b) => {
         mov(b, 'eax', 1000 + i);
         ret(b);
       }),

@@ -31,7 +31,9 @@ export interface FuzzOutcome {
   /**
    * `accepted`; `rejected` (a typed EbpfError; `reason` gives its class); `untyped` (a
    * throw that is not an EbpfError: a bug); `jit-error` / `run-error` (a verified program
-   * the JIT or the run refused: a bug); `mismatch` (native and interpreter disagree).
+   * the JIT or the run refused: a bug); `mismatch` (native and interpreter disagree: a
+   * bug, or a pointer the program leaked into r0 or memory, which privileged programs may
+   * do as in the kernel, and whose value differs between the two runtimes).
    */
   readonly verdict: 'accepted' | 'rejected' | 'untyped' | 'jit-error' | 'run-error' | 'mismatch';
   /** Rejection class (the verifier's reason with numbers and registers blanked), or the error text. */

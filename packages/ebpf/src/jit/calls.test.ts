@@ -21,7 +21,7 @@ const MEM0 = { progType: { kind: 'memory', size: 0 }, verifyOptions: { helpers: 
 
 function helpers(): { sum: bigint; align: bigint } {
   const arena = nativeArena();
-  const sum = emitText(arena, 128, (b) => {
+  const sum = emitText(arena, (b) => {
     mov(b, 'rax', 'rdi');
     for (const [reg, k] of [
       ['rsi', 2],
@@ -35,7 +35,7 @@ function helpers(): { sum: bigint; align: bigint } {
     for (const reg of ['rdi', 'rsi', 'rdx', 'rcx', 'r8', 'r9', 'r10', 'r11'] as const) mov(b, reg, -1);
     ret(b);
   }).address;
-  const align = emitText(arena, 32, (b) => {
+  const align = emitText(arena, (b) => {
     mov(b, 'rax', 'rsp');
     alu(b, 'and', 'eax', 15);
     ret(b);

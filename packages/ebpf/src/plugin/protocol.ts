@@ -154,7 +154,7 @@ async function jitBackend(mode: 'jit' | 'simulated'): Promise<PluginBackend> {
       throw new EbpfError('UNSUPPORTED', 'mode jit needs x86-64 Linux (use --mode simulated or interpreter)');
     arena = new textPoke.NativeArena({ textSize: 1 << 20, dataSize: 1 << 20 });
     // bpf_ktime_get_ns: clock_gettime(CLOCK_MONOTONIC) by system call, in nanoseconds.
-    ktime = textPoke.emitText(arena, 64, (b) => {
+    ktime = textPoke.emitText(arena, (b) => {
       x86.alu(b, 'sub', 'rsp', 24);
       x86.mov(b, 'eax', SYS_CLOCK_GETTIME);
       x86.mov(b, 'edi', CLOCK_MONOTONIC);

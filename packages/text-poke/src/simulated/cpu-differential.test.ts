@@ -316,7 +316,7 @@ interface Installed {
 
 function install(arena: TextArena, list: readonly Form[]): Installed {
   const cell = arena.allocData(64);
-  const fns = list.map((form) => emitText(arena, 256, harness(form)).address);
+  const fns = list.map((form) => emitText(arena, harness(form)).address);
   return { arena, cell, fns };
 }
 
