@@ -62,7 +62,7 @@ export {
   type InterpreterMemory,
 } from './interpreter/memory.js';
 export { aluOp, byteSwap, endianOp, jmpCond, movsxOp, negOp } from './interpreter/alu.js';
-export { JitError, MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_INSNS, type HelperTable, type JitOptions, type JitProgram, type VerifiedProgramLike, jit } from './jit/index.js';
+export { JitError, MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_INSNS, type HelperTable, type JitOptions, type JitProgram, type VerifiedProgramLike, isJitProgram, jit } from './jit/index.js';
 export { type TestRunOptions, type TestRunResult, testRun } from './test-run.js';
 export { GuardedMemory, type GuardedMemoryOptions, type GuardedPlacement, guardedMemorySupported } from './guarded-memory.js';
 export { DEFAULT_MAX_INSNS, DEFAULT_MAX_STATES, isVerifiedProgram, verify } from './verifier/verify.js';

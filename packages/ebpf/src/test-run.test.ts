@@ -82,6 +82,31 @@ describe.skipIf(!NATIVE)('testRun on the native arena', () => {
   });
 });
 
+describe('testRun only runs what was verified for that memory', () => {
+  const arena = new SimulatedArena();
+  // Reads the last of 64 bytes: safe for 64 bytes, out of bounds for fewer.
+  const LAST = [ldx('B', 0, 1, 63), exit()];
+
+  it('refuses data of another length than the program was verified for (the verifier proved accesses for exactly that size)', () => {
+    const prog = jit(arena, LAST, mem(64));
+    expect(testRun(prog, { data: new Uint8Array(64).fill(7) }).retval).toBe(7n);
+    for (const length of [0, 4, 63, 65]) {
+      expect(() => testRun(prog, { data: new Uint8Array(length) }), String(length)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    }
+    prog.free();
+  });
+
+  it('refuses look-alike programs and programs verified for another context', () => {
+    const prog = jit(arena, LAST, mem(64));
+    expect(() => testRun({ ...prog } as never, { data: new Uint8Array(64) })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => testRun({ arena, bpfFunc: prog.bpfFunc, freed: false } as never)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    const xdp = jit(arena, [mov(0, 2), exit()], { progType: 'xdp' });
+    expect(() => testRun(xdp, { data: new Uint8Array(64) })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    xdp.free();
+    prog.free();
+  });
+});
+
 describe('testRun on the simulated arena', () => {
   it('gives the same results as the native run (forms the simulated CPU implements)', () => {
     const arena = new SimulatedArena();

@@ -12,7 +12,7 @@ import { emitText, type Region } from '@bpf-dispatcher/text-poke';
 import { BpfDispatcherError, call, dec, jcc, mov, pop, push, ret } from '@bpf-dispatcher/x86';
 import { EbpfError } from './errors.js';
 import { GuardedMemory, type GuardedPlacement } from './guarded-memory.js';
-import type { JitProgram } from './jit/jit.js';
+import { type JitProgram, isJitProgram } from './jit/jit.js';
 
 /** Options of {@link testRun}. */
 export interface TestRunOptions {
@@ -42,7 +42,7 @@ export interface TestRunResult {
 
 /** The native loop: `for (n = repeat; n; n--) rax = bpf_func(data, len);`, System V (rdi, rsi, rdx). */
 function emitLoop(prog: JitProgram): Region {
-  return emitText(prog.arena, 64, (b) => {
+  return emitText(prog.arena, (b) => {
     push(b, 'rbx');
     push(b, 'rbp');
     push(b, 'r12'); // three pushes: rsp is 16-byte aligned at the call
@@ -71,10 +71,12 @@ function emitLoop(prog: JitProgram): Region {
  *   errors (ENOMEM, CPU_FAULT, STEP_LIMIT) as they are.
  */
 export function testRun(prog: JitProgram, options: TestRunOptions = {}): TestRunResult {
-  if (typeof prog !== 'object' || prog === null || typeof prog.bpfFunc !== 'bigint' || prog.arena === undefined) {
-    throw new EbpfError('EINVAL', 'testRun: expected a JitProgram');
-  }
+  if (!isJitProgram(prog)) throw new EbpfError('EINVAL', 'testRun: expected a program made by jit()');
   if (prog.freed) throw new EbpfError('EINVAL', 'testRun: the program was freed');
+  const pt = prog.progType;
+  if (typeof pt !== 'object' || pt.kind !== 'memory') {
+    throw new EbpfError('EINVAL', 'testRun: the program was verified for another context; testRun runs programs verified for { kind: "memory", size }');
+  }
   const data = options.data ?? new Uint8Array(0);
   if (!(data instanceof Uint8Array)) throw new EbpfError('EINVAL', 'testRun: data must be a Uint8Array');
   const repeat = options.repeat ?? 1;
@@ -89,6 +91,8 @@ export function testRun(prog: JitProgram, options: TestRunOptions = {}): TestRun
     if (buffer !== undefined && data.length > 0) arena.write(buffer.address, data);
     const address = buffer?.address ?? (guard as GuardedMemory).address;
     const length = guard?.size ?? data.length;
+    // The verifier proved the accesses for exactly this many bytes (and r2 = this length).
+    if (length !== pt.size) throw new EbpfError('EINVAL', `testRun: the program was verified for ${pt.size} bytes of memory, the run has ${length}`);
     loop = emitLoop(prog);
     const start = process.hrtime.bigint();
     const retval = arena.call(loop.address, address, length, runs);

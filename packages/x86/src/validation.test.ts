@@ -141,7 +141,7 @@ const FORMS: Record<string, (labels: readonly Label[]) => readonly unknown[]> = 
 };
 
 /** Exports that are not instruction functions (helpers, constructors, tables). */
-const NOT_INSTRUCTIONS = new Set(['fitsInt8', 'fitsInt32', 'isMem', 'byte', 'word', 'dword', 'qword', 'ptr', 'isGp', 'toAddress', 'conditionCode', 'isAddress', 'fallbackThunk', 'isFallback', 'assertFallback']);
+const NOT_INSTRUCTIONS = new Set(['fitsInt8', 'fitsInt32', 'isMem', 'byte', 'word', 'dword', 'qword', 'ptr', 'isGp', 'toAddress', 'conditionCode', 'isAddress', 'fallbackThunk', 'isFallback', 'assertFallback', 'describeValue']);
 
 /** Observable state of a buffer: its storage (all of it, as hex), length and label offsets. */
 function snapshot(storage: Uint8Array, buf: CodeBuffer, labels: readonly Label[]) {

@@ -68,6 +68,8 @@ export interface JitProgram {
   readonly offsets: Int32Array;
   /** Entry address of each subprogram, the main program first. */
   readonly subprogEntries: readonly bigint[];
+  /** The program type it was verified for (what the context in rdi must be). */
+  readonly progType: ProgramType;
   /** Release the code (idempotent). The program must not be running or reachable any more. */
   free(): void;
   /** True once freed. */
@@ -250,7 +252,7 @@ export function jit(arena: TextArena, program: readonly Insn[] | VerifiedProgram
     arena.free(region);
     throw error;
   }
-  return makeProgram(arena, region, bytes, ctx);
+  return makeProgram(arena, region, bytes, ctx, verified.progType);
 }
 
 function patchHelperCalls(bytes: Uint8Array, base: bigint, ctx: JitContext): void {
@@ -268,10 +270,18 @@ function patchHelperCalls(bytes: Uint8Array, base: bigint, ctx: JitContext): voi
   }
 }
 
-function makeProgram(arena: TextArena, region: Region, bytes: Uint8Array, ctx: JitContext): JitProgram {
+/** Every program {@link jit} made (a brand: look-alike objects are not programs). */
+const PROGRAMS = new WeakSet<object>();
+
+/** True if `value` is a program {@link jit} made (by identity, not by shape). Never throws. */
+export function isJitProgram(value: unknown): value is JitProgram {
+  return typeof value === 'object' && value !== null && PROGRAMS.has(value);
+}
+
+function makeProgram(arena: TextArena, region: Region, bytes: Uint8Array, ctx: JitContext, progType: ProgramType): JitProgram {
   let freed = false;
   const entries = ctx.entries.map((label) => region.address + BigInt(ctx.buf.labelOffset(label) ?? 0));
-  return Object.freeze({
+  const prog: JitProgram = Object.freeze({
     arena,
     bpfFunc: region.address,
     size: bytes.length,
@@ -279,6 +289,7 @@ function makeProgram(arena: TextArena, region: Region, bytes: Uint8Array, ctx: J
     insnCount: ctx.insns.length,
     offsets: ctx.offsets,
     subprogEntries: Object.freeze(entries),
+    progType,
     free(): void {
       if (freed) return;
       freed = true;
@@ -288,4 +299,6 @@ function makeProgram(arena: TextArena, region: Region, bytes: Uint8Array, ctx: J
       return freed;
     },
   });
+  PROGRAMS.add(prog);
+  return prog;
 }

@@ -49,7 +49,8 @@ describe('forward jumps: rel8 when the slot bounds prove it reaches', () => {
   it('an exit in the middle jumps to the epilogue with rel8 when it is near', () => {
     const insns = bpf`
       mov %r0, 1
-      jeq %r2, 0, out
+      ldxb %r3, [%r1+0]
+      jeq %r3, 0, out
       exit
     out:
       mov %r0, 2

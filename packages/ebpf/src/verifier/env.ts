@@ -29,6 +29,8 @@ export class Env {
   readsUninit = false;
   /** Per instruction: 0 no memory access seen, 1 through ctx, 2 through another pointer. */
   readonly accessKind: Uint8Array;
+  /** Per instruction: 1 once some path reached it (the rest is dead code). */
+  readonly seen: Uint8Array;
 
   constructor(
     readonly insns: readonly Insn[],
@@ -41,6 +43,7 @@ export class Env {
     this.st = initial;
     this.subprogDepth = cfg.subprogStarts.map(() => 0);
     this.accessKind = new Uint8Array(insns.length);
+    this.seen = new Uint8Array(insns.length);
   }
 
   /** The innermost frame. */

@@ -21,7 +21,7 @@
  * checkpoint is added at an instruction that already has one in progress only after 100
  * instructions or 20 jumps along the path since that one.
  */
-import { BPF_CLASS, BPF_JMP_OP, BPF_MODE, BPF_PSEUDO_CALL, type Insn } from '../insn.js';
+import { BPF_CLASS, BPF_JMP_OP, BPF_MODE, BPF_PSEUDO_CALL, LDDW_OPCODE, type Insn } from '../insn.js';
 import { doAlu } from './alu.js';
 import { type Edge, condJump } from './branches.js';
 import { doExit, doHelperCall, doLocalCall } from './calls.js';
@@ -165,6 +165,8 @@ export function explore(env: Env, maxProcessed: number): number {
         }
       }
       const insn = insns[pc] as Insn;
+      env.seen[pc] = 1;
+      if (insn.code === LDDW_OPCODE) env.seen[pc + 1] = 1;
       const cls = insn.code & 0x07;
       switch (cls) {
         case BPF_CLASS.ALU:

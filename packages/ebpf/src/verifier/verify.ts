@@ -109,7 +109,7 @@ export function verify(program: readonly Insn[], options: VerifyOptions): Verifi
     stackDepth: env.subprogDepth[s] as number,
   }));
   const result: VerifiedProgram = Object.freeze({
-    insns: Object.freeze(insns),
+    insns: Object.freeze(sanitizeDeadCode(insns, env.seen)),
     progType: options.progType,
     subprograms: Object.freeze(subprograms.map((sp) => Object.freeze(sp))),
     usedRegisters: usedRegisters(insns),
@@ -123,6 +123,19 @@ export function verify(program: readonly Insn[], options: VerifyOptions): Verifi
   });
   VERIFIED.add(result);
   return result;
+}
+
+/**
+ * The kernel's `sanitize_dead_code()`: instructions no path reaches (behind a branch the
+ * verifier proved never taken) may be anything the structural checks allow, e.g. a write
+ * to r10 or an unknown helper; they are replaced by `ja -1` so that the JIT and the
+ * interpreter only ever see code that was verified.
+ */
+function sanitizeDeadCode(insns: Insn[], seen: Uint8Array): Insn[] {
+  for (let i = 0; i < insns.length; i++) {
+    if (seen[i] === 0) insns[i] = Object.freeze({ code: BPF_CLASS.JMP | BPF_JMP_OP.JA, dst: 0, src: 0, off: -1, imm: 0 });
+  }
+  return insns;
 }
 
 const ARG_KINDS: ReadonlySet<string> = new Set(['anything', 'map_ptr', 'map_key', 'map_value', 'ctx']);
