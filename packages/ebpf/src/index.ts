@@ -62,7 +62,20 @@ export {
   type InterpreterMemory,
 } from './interpreter/memory.js';
 export { aluOp, byteSwap, endianOp, jmpCond, movsxOp, negOp } from './interpreter/alu.js';
-export { JitError, MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_INSNS, type HelperTable, type JitOptions, type JitProgram, type VerifiedProgramLike, isJitProgram, jit } from './jit/index.js';
+export {
+  JitError,
+  MAX_BPF_STACK,
+  MAX_CALL_FRAMES,
+  MAX_INSNS,
+  type HelperTable,
+  type JitContextLayout,
+  type JitMapInfo,
+  type JitOptions,
+  type JitProgram,
+  type VerifiedProgramLike,
+  isJitProgram,
+  jit,
+} from './jit/index.js';
 export { type TestRunOptions, type TestRunResult, testRun } from './test-run.js';
 export { GuardedMemory, type GuardedMemoryOptions, type GuardedPlacement, guardedMemorySupported } from './guarded-memory.js';
 export { DEFAULT_MAX_INSNS, DEFAULT_MAX_STATES, isVerifiedProgram, verify } from './verifier/verify.js';
@@ -78,7 +91,7 @@ export {
   type XdpMdField,
   type XdpProgramType,
 } from './verifier/types.js';
-export { DEFAULT_HELPERS, type HelperArgKind, type HelperRetKind, type HelperSpec } from './verifier/helpers.js';
+export { DEFAULT_HELPERS, type HelperArgKind, type HelperRetKind, type HelperSpec, helperName } from './verifier/helpers.js';
 export {
   BPF_MAP_TYPE,
   BPF_PROG_TYPE,

@@ -1,7 +1,7 @@
 import { type Address, describeValue, toAddress as x86Address } from '@bpf-dispatcher/x86';
 import { brandArena } from './arena-check.js';
 import { PokeMismatchError, TextPokeError } from './errors.js';
-import { READER_TABLE_SIZE, ReaderTable } from './grace-period.js';
+import { type GracePeriodCookie, READER_TABLE_SIZE, ReaderTable } from './grace-period.js';
 import { POKE_SIZE, pokeInstruction } from './poke-insn.js';
 import { RegionAllocator } from './region-allocator.js';
 import { type RegionLease, RegionMemory } from './region-memory.js';
@@ -326,6 +326,14 @@ export abstract class BaseArena implements TextArena {
 
   registerReader(name?: string): Reader {
     return this.readers.register(name);
+  }
+
+  startGracePeriod(): GracePeriodCookie {
+    return this.readers.snapshot();
+  }
+
+  pollGracePeriod(cookie: GracePeriodCookie): boolean {
+    return this.readers.elapsed(cookie);
   }
 
   async synchronize(options?: SyncOptions): Promise<SyncResult> {

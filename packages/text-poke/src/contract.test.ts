@@ -249,6 +249,34 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
     expect(() => reader.quiescent()).toThrow(TextPokeError);
   });
 
+  it.skipIf(skip)('polled grace periods: a cookie elapses once every reader online at its start moved, went offline or left', () => {
+    open();
+    expect(arena.pollGracePeriod(arena.startGracePeriod())).toBe(true); // nobody to wait for
+    const a = arena.registerReader('a');
+    const b = arena.registerReader('b');
+    const cookie = arena.startGracePeriod();
+    expect(arena.pollGracePeriod(cookie)).toBe(false);
+    a.quiescent();
+    expect(arena.pollGracePeriod(cookie)).toBe(false); // b has not
+    const late = arena.registerReader('late'); // came online after the start: not waited for
+    b.offline();
+    expect(arena.pollGracePeriod(cookie)).toBe(true);
+    const second = arena.startGracePeriod(); // a and late are online
+    a.quiescent();
+    expect(arena.pollGracePeriod(second)).toBe(false);
+    late.unregister();
+    expect(arena.pollGracePeriod(second)).toBe(true);
+    const other = create();
+    try {
+      expect(() => other.pollGracePeriod(cookie)).toThrow(code('EINVAL'));
+      expect(() => arena.pollGracePeriod({ kind: 'grace-period' })).toThrow(code('EINVAL'));
+    } finally {
+      other.dispose();
+    }
+    a.unregister();
+    b.unregister();
+  });
+
   it.skipIf(skip)('machine code reports quiescent states with the emitter', async () => {
     open();
     const reader = arena.registerReader('jit-loop');

@@ -14,6 +14,14 @@ export const READER_TABLE_SIZE = READER_SLOT_SIZE * MAX_READERS;
 
 const DEFAULT_TIMEOUT_MS = 5000;
 
+/** An opaque grace-period state from {@link ReaderTable.snapshot} (recognised by identity). */
+export interface GracePeriodCookie {
+  readonly kind: 'grace-period';
+}
+
+/** What each cookie waits for. */
+const cookies = new WeakMap<object, { table: ReaderTable; seen: { slot: Slot; seen: bigint }[] }>();
+
 interface Slot {
   name: string;
   index: number;
@@ -121,6 +129,35 @@ export class ReaderTable {
   /** The arena is disposed: drop the view of its memory (every reader method throws DISPOSED first). */
   release(): void {
     this.words = new BigInt64Array(0);
+  }
+
+  /**
+   * The state a later {@link elapsed} compares with (the kernel's `get_state_synchronize_rcu()`):
+   * the counters of the readers online now. Never waits.
+   */
+  snapshot(): GracePeriodCookie {
+    this.check();
+    const seen: { slot: Slot; seen: bigint }[] = [];
+    for (const slot of this.slots) {
+      if (slot !== undefined && this.isOnline(slot.index)) seen.push({ slot, seen: this.counter(slot.index) });
+    }
+    const cookie = Object.freeze({ kind: 'grace-period' as const });
+    cookies.set(cookie, { table: this, seen });
+    return cookie;
+  }
+
+  /**
+   * True once every reader online at {@link snapshot} has passed a quiescent state since
+   * (its counter moved), gone offline or unregistered (the kernel's
+   * `poll_state_synchronize_rcu()`). Never waits.
+   * @throws TextPokeError EINVAL for a cookie that is not one of this table's.
+   */
+  elapsed(cookie: GracePeriodCookie): boolean {
+    this.check();
+    const state = typeof cookie === 'object' && cookie !== null ? cookies.get(cookie) : undefined;
+    if (state === undefined || state.table !== this) throw new TextPokeError('EINVAL', 'pollGracePeriod: not a cookie of this arena (use startGracePeriod())');
+    state.seen = state.seen.filter(({ slot, seen }) => this.slots[slot.index] === slot && this.isOnline(slot.index) && this.counter(slot.index) === seen);
+    return state.seen.length === 0;
   }
 
   /** Number of registered readers. */

@@ -9,7 +9,7 @@
 export { TextPokeError, PokeMismatchError, SyncTimeoutError, type TextPokeErrorCode } from './errors.js';
 export type { AllocOptions, ArenaUsage, MemoryUsage, PokeResult, PokeType, Reader, Region, SyncOptions, SyncResult, TextArena, Word } from './types.js';
 export { POKE_SIZE, pokeInstruction } from './poke-insn.js';
-export { MAX_READERS, READER_SLOT_SIZE } from './grace-period.js';
+export { type GracePeriodCookie, MAX_READERS, READER_SLOT_SIZE } from './grace-period.js';
 export { emitQuiescentState } from './quiescent-emitter.js';
 export { HALT_ADDRESS, SimThread, SimulatedArena, type RunOptions, type RunResult, type SimulatedArenaOptions } from './simulated/simulated-arena.js';
 export type { ExternalFunction, Registers } from './simulated/cpu.js';

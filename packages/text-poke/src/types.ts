@@ -1,4 +1,5 @@
 import type { Address } from '@bpf-dispatcher/x86';
+import type { GracePeriodCookie } from './grace-period.js';
 import type { RegionMemory } from './region-memory.js';
 
 /**
@@ -186,6 +187,21 @@ export interface TextArena {
    * @throws SyncTimeoutError if one has not within the timeout.
    */
   synchronize(options?: SyncOptions): Promise<SyncResult>;
+
+  /**
+   * Begin a grace period without waiting for it (the kernel's `get_state_synchronize_rcu()`):
+   * a cookie that {@link pollGracePeriod} reports elapsed once every reader online now has
+   * passed a quiescent state. For deferred reclamation that must not block (e.g. map
+   * elements unlinked while programs may still read them).
+   * @throws TextPokeError DISPOSED after {@link dispose}.
+   */
+  startGracePeriod(): GracePeriodCookie;
+  /**
+   * Whether the grace period a cookie began has elapsed (the kernel's
+   * `poll_state_synchronize_rcu()`). Never waits.
+   * @throws TextPokeError EINVAL for a cookie of another arena; DISPOSED after {@link dispose}.
+   */
+  pollGracePeriod(cookie: GracePeriodCookie): boolean;
 
   /**
    * Call code at `entry` with up to six integer arguments (System V: rdi, rsi, rdx, rcx,

@@ -55,7 +55,7 @@ export {
 } from './instructions/alu.js';
 export { type BranchForm, call, jcc, jmp, ret } from './instructions/branch.js';
 export { CANONICAL_CONDITIONS, CONDITIONS, type Condition, conditionCode } from './instructions/conditions.js';
-export { int3, lfence, mfence, nop5, pause, pop, push, rdtsc, rdtscp } from './instructions/misc.js';
+export { int3, leave, lfence, mfence, nop5, pause, pop, push, rdtsc, rdtscp } from './instructions/misc.js';
 export { type MovForm, cmovcc, lea, lockXadd, mov, movzx, setcc, xchg } from './instructions/mov.js';
 export {
   INLINE_RETPOLINE,

@@ -121,6 +121,7 @@ const FORMS: Record<string, (labels: readonly Label[]) => readonly unknown[]> = 
   rdtsc: () => [],
   rdtscp: () => [],
   nop5: () => [],
+  leave: () => [],
   retpolineThunk: () => ['rdx'],
   indirectJump: () => ['rdx', { kind: 'thunk', thunk: 0x2000n }],
   indirectCall: () => ['rax', { kind: 'indirect' }],

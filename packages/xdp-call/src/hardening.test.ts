@@ -4,6 +4,7 @@
  */
 import { NativeArena, SimulatedArena, type TextArena, nativeSupported } from '@bpf-dispatcher/text-poke';
 import { CodeBuffer } from '@bpf-dispatcher/x86';
+import { runtimeOf } from '@bpf-dispatcher/runtime';
 import { describe, expect, it } from 'vitest';
 import { XdpAction } from './actions.js';
 import { emitXdpCallRun } from './call-site.js';
@@ -28,7 +29,7 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
   it('xdpCallRun refuses a ctx that is not an xdp_buff with EINVAL (0, 0x1000, text, zeroed or forged data, freed buffs)', () => {
     const arena = create();
     const call = defineXdpCall(arena, 'ctx');
-    const prog = xdpRxqInfo(arena, { action: XdpAction.DROP, ifindex: 1 }); // dereferences ctx->rxq
+    const prog = xdpRxqInfo(arena, { action: XdpAction.DROP, ifindex: 1 }); // reads ctx->ingress_ifindex
     const good = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     const zeroed = arena.allocData(XDP_BUFF.size);
     const forged = arena.allocData(XDP_BUFF.size);
@@ -39,6 +40,8 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
     v.setBigUint64(XDP_BUFF.dataMeta, good.data, true);
     v.setBigUint64(XDP_BUFF.dataHardStart, good.data - BigInt(XDP_HEADROOM), true);
     v.setBigUint64(XDP_BUFF.rxq, 0x1000n, true); // rxq points nowhere
+    v.setUint32(XDP_BUFF.frameSize, XDP_HEADROOM + 64, true);
+    v.setUint32(XDP_BUFF.ingressIfindex, 1, true);
     arena.write(forged.address, bytes);
     const freed = createXdpBuff(arena, udpFrame(), { ifindex: 1 });
     freed.free();
@@ -55,6 +58,10 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
     arena.write(forged.address, bytes);
     expect(xdpCallRun(call, prog, forged.address)).toBe(XdpAction.DROP);
     expect(xdpCallRun(call, prog, good.ctx)).toBe(XdpAction.DROP);
+    // frame_sz beyond the buffer's region (xdp_adjust_tail could grow past it) is refused
+    v.setUint32(XDP_BUFF.frameSize, 1 << 15, true);
+    arena.write(forged.address, bytes);
+    expect(() => xdpCallRun(call, prog, forged.address)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     // a buffer createXdpBuff made, overwritten with garbage, is refused as well
     arena.write(good.ctx + BigInt(XDP_BUFF.rxq), new Uint8Array(8));
     expect(() => xdpCallRun(call, prog, good.ctx)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
@@ -186,6 +193,7 @@ describe.each(ARENAS)('xdp-call hardening on the %s arena', (_name, create, cycl
 
   it(`xdp programs: ${cycles} cycles of every built-in program and an xdp_buff, created and disposed, keep memory flat`, async () => {
     const arena = create();
+    runtimeOf(arena); // the arena's eBPF runtime (helpers, clock) lives as long as the arena
     const before = arena.usage();
     const makers = [
       () => xdpDrop(arena),

@@ -14,6 +14,17 @@ export { CALLEE_SAVED, emitXdpCallRun, type XdpCallSiteRegs } from './call-site.
 export { XdpCall, claimXdpCall, defineXdpCall, isXdpCall, xdpCallRun, xdpCallUpdate, type XdpCallClaim, type XdpCallOptions } from './xdp-call.js';
 export { XDP_BUFF_RXQ_SIZE, XDP_HEADROOM, checkXdpBuff, createXdpBuff, initXdpBuff, type XdpBuffHandle, type XdpBuffInit } from './xdp-buff.js';
 export { emitReturn, xdpConstant, xdpDrop, xdpPass, xdpTx } from './programs/simple.js';
-export { RXQ_INFO, RXQ_INFO_MAX_RXQS, RxqInfoConfigStruct, RxqInfoRecordStruct, type RxqInfoCounters, type RxqInfoProg, xdpRxqInfo } from './programs/rxq-info.js';
-export { UDP_FILTER, UdpFilterStruct, type UdpFilterProg, xdpUdpFilter } from './programs/udp-filter.js';
+export {
+  RXQ_INFO_MAX_RXQS,
+  RXQ_INFO_OPTIONS,
+  RxqInfoConfigStruct,
+  RxqInfoRecordStruct,
+  type RxqInfoCounters,
+  type RxqInfoOptions,
+  type RxqInfoProg,
+  xdpRxqInfo,
+} from './programs/rxq-info.js';
+export { type UdpFilterProg, xdpUdpFilter } from './programs/udp-filter.js';
+export { BUNDLED_OBJECTS, type BundledObjectName, bundledObjectPath, openBundledObject } from './programs/bundled.js';
+export { type XdpProgFromObjectOptions, xdpProgFromObject } from './object-prog.js';
 export { RECORD_IFINDEX_SLOTS, RECORD_META_SIZE, type RecordProg, xdpRecord } from './programs/record.js';

@@ -7,19 +7,19 @@ import { SimulatedArena } from '@bpf-dispatcher/text-poke';
 import { describe, expect, it } from 'vitest';
 import { XdpAction } from './actions.js';
 import { BPF_PROG, BpfProgStruct, XDP_BUFF, XDP_RXQ, XdpBuffStruct, XdpRxqInfoStruct } from './layout.js';
-import { RXQ_INFO, xdpRxqInfo } from './programs/rxq-info.js';
-import { UDP_FILTER } from './programs/udp-filter.js';
+import { RxqInfoConfigStruct, RxqInfoRecordStruct, xdpRxqInfo } from './programs/rxq-info.js';
 import { udpFrame } from './test-support/udp-frame.js';
 import { XDP_BUFF_RXQ_SIZE, XDP_HEADROOM, checkXdpBuff, initXdpBuff } from './xdp-buff.js';
 import { defineXdpCall, xdpCallRun, xdpCallUpdate } from './xdp-call.js';
 
 describe('native struct layouts', () => {
   it('keep the offsets the emitted code was written against', () => {
-    expect(XDP_BUFF).toEqual({ data: 0, dataEnd: 8, dataMeta: 16, dataHardStart: 24, rxq: 32, frameSize: 40, ingressIfindex: 44, rxQueueIndex: 48, size: 64 });
+    expect(XDP_BUFF).toEqual({ data: 0, dataEnd: 8, dataMeta: 16, dataHardStart: 24, rxq: 32, frameSize: 40, ingressIfindex: 44, rxQueueIndex: 48, cpu: 52, egressIfindex: 56, size: 64 });
     expect(XDP_RXQ).toEqual({ ifindex: 0, queueIndex: 4, size: 16 });
     expect(BPF_PROG).toEqual({ bpfFunc: 0, insnsi: 8, statsCnt: 16, statsTicks: 24, id: 32, size: 64 });
-    expect(RXQ_INFO).toEqual({ action: 0, ifindex: 4, processed: 8, issue: 16, perQueue: 64, recordSize: 16, size: 64 + 16 * 65 });
-    expect(UDP_FILTER).toEqual({ port: 0, dropped: 8, passed: 16, size: 64 });
+    // the C structs of bpf/xdp_rxq_info.bpf.c (the values of its maps)
+    expect([RxqInfoConfigStruct.offsets, RxqInfoConfigStruct.size]).toEqual([{ action: 0, ifindex: 4, options: 8 }, 12]);
+    expect([RxqInfoRecordStruct.offsets, RxqInfoRecordStruct.size]).toEqual([{ processed: 0, issue: 8 }, 16]);
     expect([XdpBuffStruct.align, XdpRxqInfoStruct.align, BpfProgStruct.align]).toEqual([8, 4, 8]);
   });
 });

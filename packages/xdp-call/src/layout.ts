@@ -7,32 +7,11 @@
 import { defineStruct } from '@bpf-dispatcher/text-poke';
 
 /**
- * `struct xdp_buff` as the programs see it (their `ctx`, in rdi), with the `xdp_md`
- * fields a program may read: `ingressIfindex` and `rxQueueIndex` are filled in from the
- * rxq info, as the kernel does when it rewrites `ctx->ingress_ifindex` into
- * `ctx->rxq->dev->ifindex`. The built-in programs read them through `rxq`, the rewritten
- * form. 64 bytes.
+ * `struct xdp_buff` and `struct xdp_rxq_info` are the eBPF runtime's (the context JIT'd
+ * programs run on, with the `xdp_md` fields and the CPU index; see
+ * `@bpf-dispatcher/runtime`), re-exported here for drivers and call sites.
  */
-export const XdpBuffStruct = defineStruct(
-  'xdp_buff',
-  {
-    data: 'ptr',
-    dataEnd: 'ptr',
-    dataMeta: 'ptr',
-    dataHardStart: 'ptr',
-    rxq: 'ptr',
-    /** `frame_sz` */
-    frameSize: 'u32',
-    /** `xdp_md.ingress_ifindex` */
-    ingressIfindex: 'u32',
-    /** `xdp_md.rx_queue_index` */
-    rxQueueIndex: 'u32',
-  },
-  { size: 64 },
-);
-
-/** `struct xdp_rxq_info`: the receive queue a buffer came from (`dev->ifindex`, `queue_index`). 16 bytes. */
-export const XdpRxqInfoStruct = defineStruct('xdp_rxq_info', { ifindex: 'u32', queueIndex: 'u32' }, { size: 16 });
+export { XDP_BUFF, XDP_RXQ, XdpBuffStruct, XdpRxqInfoStruct } from '@bpf-dispatcher/runtime';
 
 /**
  * `struct bpf_prog` reduced to what xdp_call_run needs: the JIT'd function, its
@@ -50,12 +29,6 @@ export const BpfProgStruct = defineStruct(
   },
   { size: 64 },
 );
-
-/** {@link XdpBuffStruct}'s offsets and size, for emitters (`qword('rdi', XDP_BUFF.data)`). */
-export const XDP_BUFF = Object.freeze({ ...XdpBuffStruct.offsets, size: XdpBuffStruct.size });
-
-/** {@link XdpRxqInfoStruct}'s offsets and size. */
-export const XDP_RXQ = Object.freeze({ ...XdpRxqInfoStruct.offsets, size: XdpRxqInfoStruct.size });
 
 /** {@link BpfProgStruct}'s offsets and size. */
 export const BPF_PROG = Object.freeze({ ...BpfProgStruct.offsets, size: BpfProgStruct.size });

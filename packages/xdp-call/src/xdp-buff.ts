@@ -1,13 +1,21 @@
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
 import { XdpError } from './errors.js';
+import { XDP_PACKET_HEADROOM, XDP_TAILROOM } from '@bpf-dispatcher/runtime';
 import { XDP_BUFF, XDP_RXQ, XdpBuffStruct, XdpRxqInfoStruct } from './layout.js';
 import { assertArena, describe, optionsObject, u64 } from './validate.js';
 
 /** Headroom in front of the packet, as XDP_PACKET_HEADROOM. */
-export const XDP_HEADROOM = 256;
+export const XDP_HEADROOM = XDP_PACKET_HEADROOM;
 
-/** The largest frame {@link createXdpBuff} takes. */
-const MAX_FRAME = 4096 - XDP_HEADROOM;
+/**
+ * The buffer {@link createXdpBuff} gives each frame: one 4 KiB page, as the kernel's
+ * `BPF_PROG_TEST_RUN` does (`frame_sz` 4096: headroom, packet, and the tailroom
+ * `xdp_adjust_tail` never grows into).
+ */
+const PAGE = 4096;
+
+/** The largest frame {@link createXdpBuff} takes (the kernel's test-run limit). */
+const MAX_FRAME = PAGE - XDP_HEADROOM - XDP_TAILROOM;
 
 /** An xdp_buff with its frame and rxq info, built from JS. */
 export interface XdpBuffHandle {
@@ -15,7 +23,11 @@ export interface XdpBuffHandle {
   readonly ctx: bigint;
   /** Address of the frame's first byte (`data`). */
   readonly data: bigint;
-  /** The frame's bytes as they are now, copied (programs such as xdp_tx modify them). @throws XdpError DISPOSED after free() or once the arena is disposed. */
+  /**
+   * The frame as it is now, copied: from `data_meta` to `data_end`, so metadata a program
+   * added and head/tail adjustments show (programs such as xdp_tx modify it).
+   * @throws XdpError DISPOSED after free() or once the arena is disposed.
+   */
   frame(): Uint8Array;
   /** Free the buffer. Idempotent; a no-op once the arena is disposed. */
   free(): void;
@@ -32,6 +44,11 @@ export interface XdpBuffInit {
   readonly ifindex: number;
   /** The receive queue's index (`rxq->queue_index`, also `xdp_md.rx_queue_index`); default 0. */
   readonly queueIndex?: number;
+  /**
+   * The CPU (poller thread index) that runs programs on this buffer, 0..cpus-1 of the
+   * arena's eBPF runtime: per-CPU maps and `bpf_get_smp_processor_id()` use it. Default 0.
+   */
+  readonly cpu?: number;
   /**
    * The frame, when it is known now (`xdp_prepare_buff`): `data_hard_start`, `data` (=
    * `data_meta`: no metadata yet) and `data_end = data + length`. Omitted by a driver whose
@@ -62,6 +79,7 @@ export function initXdpBuff(arena: TextArena, region: Region, init: XdpBuffInit,
   const frameSize = u32Of(opts.frameSize, 'frameSize');
   const ifindex = u32Of(opts.ifindex, 'ifindex');
   const queueIndex = u32Of(opts.queueIndex ?? 0, 'queueIndex');
+  const cpu = u32Of(opts.cpu ?? 0, 'cpu');
   const packet = opts.packet;
   if (packet !== undefined) {
     const ok = typeof packet === 'object' && packet !== null && typeof packet.hardStart === 'bigint' && typeof packet.data === 'bigint' && packet.data >= packet.hardStart;
@@ -77,6 +95,7 @@ export function initXdpBuff(arena: TextArena, region: Region, init: XdpBuffInit,
   buff.set('frameSize', frameSize);
   buff.set('ingressIfindex', ifindex);
   buff.set('rxQueueIndex', queueIndex);
+  buff.set('cpu', cpu);
   if (packet !== undefined) {
     buff.set('dataHardStart', packet.hardStart);
     buff.set('data', packet.data);
@@ -93,7 +112,7 @@ export function initXdpBuff(arena: TextArena, region: Region, init: XdpBuffInit,
  * @throws XdpError EINVAL for a bad arena, an empty or oversized frame or bad indexes;
  *   DISPOSED for a disposed arena; TextPokeError ENOMEM when the arena is full.
  */
-export function createXdpBuff(arena: TextArena, frame: Uint8Array, options: { ifindex: number; queueIndex?: number }): XdpBuffHandle {
+export function createXdpBuff(arena: TextArena, frame: Uint8Array, options: { ifindex: number; queueIndex?: number; cpu?: number }): XdpBuffHandle {
   assertArena(arena, 'createXdpBuff');
   if (!(frame instanceof Uint8Array) || frame.length === 0 || frame.length > MAX_FRAME) {
     throw new XdpError('EINVAL', `createXdpBuff: frame must be a Uint8Array of 1 to ${MAX_FRAME} bytes`);
@@ -101,10 +120,11 @@ export function createXdpBuff(arena: TextArena, frame: Uint8Array, options: { if
   const opts = optionsObject(options, 'createXdpBuff');
   const ifindex = opts.ifindex as number;
   const queueIndex = opts.queueIndex ?? 0;
-  for (const [name, v] of [['ifindex', ifindex], ['queueIndex', queueIndex]] as const) {
+  const cpu = opts.cpu ?? 0;
+  for (const [name, v] of [['ifindex', ifindex], ['queueIndex', queueIndex], ['cpu', cpu]] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new XdpError('EINVAL', `createXdpBuff: bad ${name} ${describe(v)}`);
   }
-  const buffer: Region = arena.allocData(XDP_HEADROOM + frame.length);
+  const buffer: Region = arena.allocData(PAGE);
   let meta: Region;
   try {
     meta = arena.allocData(XDP_BUFF_RXQ_SIZE);
@@ -114,16 +134,19 @@ export function createXdpBuff(arena: TextArena, frame: Uint8Array, options: { if
   }
   const data = buffer.address + BigInt(XDP_HEADROOM);
   arena.write(data, frame);
-  initXdpBuff(arena, meta, { frameSize: XDP_HEADROOM + frame.length, ifindex, queueIndex, packet: { hardStart: buffer.address, data, length: frame.length } });
+  initXdpBuff(arena, meta, { frameSize: PAGE, ifindex, queueIndex, cpu, packet: { hardStart: buffer.address, data, length: frame.length } });
   let freed = false;
-  const length = frame.length;
+  const fields = XdpBuffStruct.view(arena, meta);
   return Object.freeze({
     ctx: meta.address,
     data,
     frame: () => {
       if (freed) throw new XdpError('DISPOSED', 'xdp_buff.frame: the buffer was freed');
       if (arena.disposed) throw new XdpError('DISPOSED', 'xdp_buff.frame: the arena was disposed');
-      return arena.read(data, length);
+      checkXdpBuff(arena, meta.address, 'xdp_buff.frame');
+      // what the program left: from data_meta (metadata it added) to data_end, as the kernel's test-run returns it
+      const start = fields.get('dataMeta');
+      return arena.read(start, Number(fields.get('dataEnd') - start));
     },
     free: () => {
       if (freed) return;
@@ -142,7 +165,8 @@ const MAX_SPAN = 1 << 16;
  * Check that `ctx` is an xdp_buff a program can be run on without faulting: `XDP_BUFF.size`
  * bytes inside one allocated data region of `arena` (as {@link createXdpBuff} makes them)
  * whose pointers are consistent — `data_hard_start <= data_meta <= data <= data_end`
- * inside one allocated data region (at most 64 KiB), `rxq` pointing at an xdp_rxq_info
+ * inside one allocated data region (at most 64 KiB) that also holds `frame_sz` bytes from
+ * `data_hard_start` (what `xdp_adjust_tail` may grow into), `rxq` pointing at an xdp_rxq_info
  * inside allocated data. The fields are read and checked on every call, so a buffer
  * overwritten with garbage is refused too.
  * @throws XdpError EINVAL otherwise.
@@ -171,6 +195,11 @@ export function checkXdpBuff(arena: TextArena, ctx: unknown, what: string): bigi
     throw bad('its data pointers are not ordered data_hard_start <= data_meta <= data <= data_end');
   }
   if (inData(hardStart, Number(dataEnd - hardStart)) === undefined) throw bad('its frame is not inside one allocated data region');
+  // xdp_adjust_tail may grow the packet up to data_hard_start + frame_sz - tailroom
+  const frameSize = new DataView(header.buffer, header.byteOffset).getUint32(XDP_BUFF.frameSize, true);
+  if (frameSize > MAX_SPAN || BigInt(frameSize) < dataEnd - hardStart || inData(hardStart, frameSize) === undefined) {
+    throw bad('its frame_sz does not cover the frame inside one allocated data region');
+  }
   if (inData(rxq, XDP_RXQ.size) === undefined) throw bad('its rxq does not point at allocated data');
   return ctx;
 }

@@ -54,6 +54,8 @@ export interface XdpProg {
 interface ProgState {
   readonly arena: TextArena;
   readonly regions: readonly Region[];
+  /** Gives adopted code back to its owner once the program is freed (resolves once the owner freed it). */
+  readonly release: (() => void | Promise<void>) | undefined;
   /**
    * The program's own reference count (the kernel's `bpf_prog->aux->refcnt` beyond the
    * loader's): one per xdp_call attachment (the xdp_call's book says which) and one per
@@ -147,21 +149,61 @@ export function buildXdpProg<T extends object>(
     freeRegions(arena, owned);
     throw error;
   }
+  const id = nextId++;
+  let text: Region;
+  try {
+    text = size === undefined ? emitText(arena, (buf) => emit(buf, { id }), { align: 16 }) : emitText(arena, size, (buf) => emit(buf, { id }), { align: 16 });
+  } catch (error) {
+    freeRegions(arena, owned);
+    throw error;
+  }
+  return assembleXdpProg(arena, name, id, text.address, [...owned, text], undefined, extras);
+}
+
+/**
+ * @internal A program around code that already exists (a JIT'd eBPF program): `release`
+ * runs once the program is disposed, after its grace period (it gives the code back to its
+ * owner). On failure `release` runs at once.
+ */
+export function adoptXdpProg<T extends object>(
+  arena: TextArena,
+  name: string,
+  bpfFunc: bigint,
+  release: () => void | Promise<void>,
+  extras: (base: XdpProg, live: (what: string) => void) => T,
+): XdpProg & T {
+  try {
+    assertArena(arena, 'xdpProgFromObject');
+    assertName(name, 'xdpProgFromObject');
+  } catch (error) {
+    void release();
+    throw error;
+  }
+  return assembleXdpProg(arena, name, nextId++, bpfFunc, [], release, extras);
+}
+
+/** The common part: the instructions block and `struct bpf_prog`, the state, the object. */
+function assembleXdpProg<T extends object>(
+  arena: TextArena,
+  name: string,
+  id: number,
+  bpfFunc: bigint,
+  owned: Region[],
+  release: (() => void | Promise<void>) | undefined,
+  extras: (base: XdpProg, live: (what: string) => void) => T,
+): XdpProg & T {
   const regions: Region[] = [...owned];
   try {
-    const id = nextId++;
-    const text = size === undefined ? emitText(arena, (buf) => emit(buf, { id }), { align: 16 }) : emitText(arena, size, (buf) => emit(buf, { id }), { align: 16 });
-    regions.push(text);
     const insns = arena.allocData(64);
     regions.push(insns);
     const struct = arena.allocData(BpfProgStruct.size, BpfProgStruct.align);
     regions.push(struct);
     const fields = BpfProgStruct.view(arena, struct);
     fields.clear();
-    fields.set('bpfFunc', text.address);
+    fields.set('bpfFunc', bpfFunc);
     fields.set('insnsi', insns.address);
     fields.set('id', id);
-    const state: ProgState = { arena, regions, holds: 0, phase: 'live', pending: null };
+    const state: ProgState = { arena, regions, release, holds: 0, phase: 'live', pending: null };
     const live = (what: string) => {
       if (arena.disposed) throw new XdpError('DISPOSED', `${name}.${what}: the arena was disposed`);
       if (state.phase !== 'live') throw new XdpError('DISPOSED', `${name}.${what}: the program was disposed`);
@@ -169,7 +211,7 @@ export function buildXdpProg<T extends object>(
     const base = {
       name,
       arena,
-      bpfFunc: text.address,
+      bpfFunc,
       insnsi: insns.address,
       struct: struct.address,
       id,
@@ -193,6 +235,7 @@ export function buildXdpProg<T extends object>(
     return prog;
   } catch (error) {
     freeRegions(arena, regions);
+    void release?.();
     throw error;
   }
 }
@@ -219,6 +262,7 @@ function disposeProg(state: ProgState, name: string): Promise<void> {
     }
     freeRegions(arena, state.regions);
     state.phase = 'disposed';
+    await state.release?.();
   })();
   return state.pending;
 }

@@ -100,7 +100,7 @@ function badReg(x: Insn, i: number, r: number, what: string): never {
  * Check one instruction's opcode and fields; returns the registers it reads and writes as
  * bit masks. @throws JitError naming the instruction.
  */
-function checkInsn(insns: readonly Insn[], i: number): number {
+function checkInsn(insns: readonly Insn[], i: number, maps: ReadonlySet<number>): number {
   const x = insns[i] as Insn;
   const { code, dst, src, off, imm } = x;
   const cls = code & 0x07;
@@ -164,7 +164,9 @@ function checkInsn(insns: readonly Insn[], i: number): number {
         const mode = code & 0xe0;
         fail(mode === BPF_MODE.ABS || mode === BPF_MODE.IND ? 'legacy packet access (LD_ABS/LD_IND) is not supported' : 'unknown load');
       }
-      if (src !== 0) fail(`lddw with pseudo source ${src} needs a map relocation, which this JIT does not do`);
+      if (src === 1 || src === 2) {
+        if (!maps.has(x.imm)) fail(`lddw refers to map fd ${x.imm}, which the JIT was not given (options.maps)`);
+      } else if (src !== 0) fail(`lddw with pseudo source ${src} is not supported`);
       if (off !== 0) fail('lddw uses reserved fields');
       const next = insns[i + 1];
       if (next === undefined) fail('lddw has no second slot');
@@ -207,7 +209,7 @@ function checkInsn(insns: readonly Insn[], i: number): number {
  *   instruction, a jump out of its subprogram or into an `lddw`, a subprogram that falls
  *   off its end, recursion or more than {@link MAX_CALL_FRAMES} frames.
  */
-export function analyze(program: unknown): Analysis {
+export function analyze(program: unknown, maps: ReadonlySet<number> = new Set()): Analysis {
   const insns = checkSlots(program);
   const n = insns.length;
   const used = new Int32Array(n);
@@ -217,7 +219,7 @@ export function analyze(program: unknown): Analysis {
   for (let i = 0; i < n; i++) {
     if (isSecondSlot[i]) continue;
     const x = insns[i] as Insn;
-    used[i] = checkInsn(insns, i);
+    used[i] = checkInsn(insns, i, maps);
     if (x.code === (BPF_CLASS.LD | BPF_SIZE.DW | BPF_MODE.IMM)) isSecondSlot[i + 1] = 1;
     if (x.code === LOCAL_CALL) {
       if (x.src === BPF_PSEUDO_CALL.LOCAL) {

@@ -17,7 +17,7 @@ export interface HelperSite {
  * Sums of these tell a forward jump whether `rel8` reaches its target before the target is
  * emitted, as the kernel's converging passes find out by emitting again.
  */
-function slotBound(x: Insn): number {
+function slotBound(x: Insn, inlined: boolean): number {
   switch (x.code & 0x07) {
     case BPF_CLASS.ALU:
     case BPF_CLASS.ALU64: {
@@ -27,7 +27,8 @@ function slotBound(x: Insn): number {
     case BPF_CLASS.JMP:
     case BPF_CLASS.JMP32: {
       const op = x.code & 0xf0;
-      return op === BPF_JMP_OP.CALL || op === BPF_JMP_OP.EXIT || op === BPF_JMP_OP.JA ? 5 : 13;
+      if (op === BPF_JMP_OP.CALL) return inlined ? INLINE_LOOKUP_BOUND : 5;
+      return op === BPF_JMP_OP.EXIT || op === BPF_JMP_OP.JA ? 5 : 13;
     }
     case BPF_CLASS.LD:
       return 10; // lddw: movabs (the second slot counts 0)
@@ -38,12 +39,15 @@ function slotBound(x: Insn): number {
   }
 }
 
+/** An upper bound of the bytes of an inlined map lookup (calls.ts `emitInlineLookup`). */
+export const INLINE_LOOKUP_BOUND = 64;
+
 /** Prefix sums of {@link slotBound}: `bounds[k]` bounds the bytes of slots 0..k-1. */
-function slotBounds(insns: readonly Insn[]): Int32Array {
+function slotBounds(insns: readonly Insn[], env: JitEnv): Int32Array {
   const bounds = new Int32Array(insns.length + 1);
   for (let i = 0; i < insns.length; i++) {
     const x = insns[i] as Insn;
-    bounds[i + 1] = (bounds[i] as number) + slotBound(x);
+    bounds[i + 1] = (bounds[i] as number) + slotBound(x, env.callSiteMaps.has(i));
     if (x.code === (BPF_CLASS.LD | 0x18) && i + 1 < insns.length) {
       i++;
       bounds[i + 1] = bounds[i] as number; // the second slot of lddw emits nothing
@@ -51,6 +55,36 @@ function slotBounds(insns: readonly Insn[]): Int32Array {
   }
   return bounds;
 }
+
+/** What the JIT knows of a map (what `lddw` loads, its functions, an inlinable lookup). */
+export interface JitMapInfo {
+  /** Address of the map's native structure: what `lddw rX, map_fd` loads. */
+  readonly address: bigint;
+  /** Address of value 0 for `lddw rX, map_value` (global data, arrays). */
+  readonly directValue?: bigint;
+  /** The map's own functions (System V, r12 = CPU): called directly instead of the generic helper when the verifier knows the map at a call site. */
+  readonly ops?: { readonly lookup?: bigint; readonly update?: bigint; readonly delete?: bigint };
+  /** An array lookup the JIT may inline (the kernel's `map_gen_lookup`). */
+  readonly inlineLookup?: { readonly kind: 'array'; readonly values: bigint; readonly elemSize: number; readonly maxEntries: number; readonly cpuStride: number };
+}
+
+/** How the main program finds the CPU index it keeps in r12 for helpers: from its context, or 0. */
+export type CpuSource = { readonly kind: 'ctx'; readonly offset: number; readonly cpus: number } | { readonly kind: 'zero' };
+
+/** The program-specific facts a translation uses beyond the instructions. */
+export interface JitEnv {
+  /** Maps by fd. */
+  readonly maps: ReadonlyMap<number, JitMapInfo>;
+  /** Helper call slot → fd of the map the verifier proved it receives. */
+  readonly callSiteMaps: ReadonlyMap<number, number>;
+  /** Context load slot → where the runtime's context holds the field. */
+  readonly ctxFields: ReadonlyMap<number, { readonly offset: number; readonly size: 4 | 8 }>;
+  /** Where the CPU index comes from; undefined when the program calls no helper (r12 untouched). */
+  readonly cpu: CpuSource | undefined;
+}
+
+/** An environment with nothing beyond the instructions (no maps, context loads as they are, no CPU register). */
+export const EMPTY_ENV: JitEnv = Object.freeze({ maps: new Map(), callSiteMaps: new Map(), ctxFields: new Map(), cpu: undefined });
 
 /** The state of one translation: the code buffer, a label per jump target, the frames. */
 export class JitContext {
@@ -75,9 +109,10 @@ export class JitContext {
     readonly helpers: ReadonlyMap<number, bigint>,
     capacity: number,
     shortForward = true,
+    readonly env: JitEnv = EMPTY_ENV,
   ) {
     this.buf = new CodeBuffer(0n, capacity);
-    this.bounds = shortForward ? slotBounds(analysis.insns) : undefined;
+    this.bounds = shortForward ? slotBounds(analysis.insns, env) : undefined;
     this.offsets = new Int32Array(analysis.insns.length).fill(-1);
     this.labels = new Array(analysis.insns.length);
     this.entries = analysis.subprogs.map(() => this.buf.newLabel());

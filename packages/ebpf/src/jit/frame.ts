@@ -7,7 +7,7 @@
  * Unlike the kernel (kernel code has no ABI alignment rule) the frame keeps rsp 16-byte
  * aligned at every call, as System V requires of the native helpers a caller provides.
  */
-import { alu, jcc, mov, nop5, pop, push, qword, ret } from '@bpf-dispatcher/x86';
+import { alu, dword, jcc, leave, mov, nop5, pop, push, qword, ret } from '@bpf-dispatcher/x86';
 import type { SubprogInfo } from './analyze.js';
 import type { JitContext } from './context.js';
 import { bpfReg64 } from './registers.js';
@@ -29,10 +29,11 @@ export function frameSize(stackDepth: number, pushed: number): number {
  */
 export function emitPrologue(ctx: JitContext, sp: SubprogInfo, stackDepth: number, main: boolean, zeroStack = false): void {
   const b = ctx.buf;
+  const cpu = main ? ctx.env.cpu : undefined;
   if (main) nop5(b);
   push(b, 'rbp');
   mov(b, 'rbp', 'rsp');
-  const size = frameSize(stackDepth, sp.calleeSaved.length);
+  const size = frameSize(stackDepth, sp.calleeSaved.length + (cpu === undefined ? 0 : 1));
   if (size > 0) alu(b, 'sub', 'rsp', size);
   const zeroed = Math.ceil(stackDepth / 8) * 8;
   if (zeroStack && zeroed > 0) {
@@ -46,13 +47,26 @@ export function emitPrologue(ctx: JitContext, sp: SubprogInfo, stackDepth: numbe
     jcc(b, 'ne', top, 'short');
   }
   for (const r of sp.calleeSaved) push(b, bpfReg64(r));
+  if (cpu !== undefined) {
+    // r12 = the CPU index for helpers and per-CPU maps (the runtime ABI), below the CPU count
+    push(b, 'r12');
+    if (cpu.kind === 'zero') alu(b, 'xor', 'r12d', 'r12d');
+    else {
+      const ok = b.newLabel();
+      mov(b, 'r12d', dword('rdi', cpu.offset));
+      alu(b, 'cmp', 'r12d', cpu.cpus);
+      jcc(b, 'b', ok, 'short');
+      alu(b, 'xor', 'r12d', 'r12d');
+      b.bind(ok);
+    }
+  }
 }
 
-/** Emit a subprogram's epilogue: pop what the prologue pushed, `mov rsp, rbp; pop rbp; ret`. */
-export function emitEpilogue(ctx: JitContext, sp: SubprogInfo): void {
+/** Emit a subprogram's epilogue: pop what the prologue pushed, `leave; ret`. */
+export function emitEpilogue(ctx: JitContext, sp: SubprogInfo, main = false): void {
   const b = ctx.buf;
+  if (main && ctx.env.cpu !== undefined) pop(b, 'r12');
   for (let k = sp.calleeSaved.length - 1; k >= 0; k--) pop(b, bpfReg64(sp.calleeSaved[k] as number));
-  mov(b, 'rsp', 'rbp');
-  pop(b, 'rbp');
+  leave(b);
   ret(b);
 }

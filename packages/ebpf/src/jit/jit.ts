@@ -7,13 +7,13 @@ import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
 import { type Address, BpfDispatcherError } from '@bpf-dispatcher/x86';
 import { EbpfError } from '../errors.js';
 import { BPF_CLASS, BPF_JMP_OP, BPF_MODE, type Insn } from '../insn.js';
-import type { ProgramType, VerifiedProgram, VerifyOptions } from '../verifier/types.js';
+import type { ProgramType, VerifiedProgram, VerifyOptions, XdpMdField } from '../verifier/types.js';
 import { isVerifiedProgram, verify } from '../verifier/verify.js';
 import { emitAlu } from './alu.js';
 import { type Analysis, analyze } from './analyze.js';
 import { emitAtomic } from './atomics.js';
 import { emitCall, emitExit } from './calls.js';
-import { JitContext } from './context.js';
+import { type CpuSource, EMPTY_ENV, JitContext, type JitEnv, type JitMapInfo } from './context.js';
 import { JitError } from './errors.js';
 import { emitEpilogue, emitPrologue, MAX_BPF_STACK } from './frame.js';
 import { emitJump } from './jumps.js';
@@ -50,6 +50,32 @@ export interface JitOptions {
   readonly progType?: ProgramType;
   /** Further verifier options (helpers, maps, limits) when `progType` is given. */
   readonly verifyOptions?: Omit<VerifyOptions, 'progType'>;
+  /**
+   * The maps the program refers to, by the fd its `lddw` instructions carry: their native
+   * addresses (what `lddw rX, map` loads), their own functions (called directly where the
+   * verifier knows the map at a call site) and an array lookup to inline. Each must be the
+   * map the verifier was told about under that fd (`verifyOptions.maps`).
+   */
+  readonly maps?: ReadonlyMap<number, JitMapInfo>;
+  /**
+   * The runtime's context layout: where each `struct xdp_md` field a program reads lives
+   * in the runtime's buffer (loads are rewritten, as the kernel's `convert_ctx_access`
+   * does) and where the CPU index is. Without it, context loads read `struct xdp_md` as it is.
+   */
+  readonly context?: JitContextLayout;
+  /**
+   * The runtime's CPU count: a program that calls helpers keeps the CPU index in r12
+   * (the runtime ABI), loaded from `context.cpuOffset` and replaced by 0 when not below
+   * this count (for memory programs: 0), and `get_smp_processor_id` becomes `mov eax, r12d`.
+   * Without it, helpers are plain System V functions and r12 is not touched.
+   */
+  readonly cpus?: number;
+}
+
+/** Where a runtime keeps the `xdp_md` fields and the CPU index in the buffer programs get as context. */
+export interface JitContextLayout {
+  readonly fields: Readonly<Partial<Record<XdpMdField, { readonly offset: number; readonly size: 4 | 8 }>>>;
+  readonly cpuOffset?: number;
 }
 
 /** A JIT'd program in a text arena (the kernel's `struct bpf_prog` after `bpf_int_jit_compile`). */
@@ -93,6 +119,79 @@ function helperMap(helpers: HelperTable | undefined): Map<number, bigint> {
   return out;
 }
 
+const U32 = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
+const ADDRESS = (v: unknown) => typeof v === 'bigint' && v >= 0n && v < 1n << 64n;
+
+/** Check the maps option against what the program was verified with. @throws EbpfError EINVAL. */
+function checkMaps(verified: VerifiedProgram, maps: unknown): Map<number, JitMapInfo> {
+  const out = new Map<number, JitMapInfo>();
+  if (maps === undefined) return out;
+  if (!(maps instanceof Map)) throw new EbpfError('EINVAL', 'jit: options.maps must be a Map from fd to map info');
+  for (const [fd, info] of maps as Map<unknown, unknown>) {
+    const known = verified.maps.find((m) => m.fd === fd);
+    if (known === undefined) continue; // not used by this program
+    const m = info as Partial<JitMapInfo> | null;
+    const inline = m?.inlineLookup;
+    const ops = m?.ops;
+    const ok =
+      typeof m === 'object' &&
+      m !== null &&
+      ADDRESS(m.address) &&
+      (m.directValue === undefined || ADDRESS(m.directValue)) &&
+      (ops === undefined || (typeof ops === 'object' && ops !== null && [ops.lookup, ops.update, ops.delete].every((a) => a === undefined || ADDRESS(a)))) &&
+      (inline === undefined ||
+        (typeof inline === 'object' &&
+          inline !== null &&
+          inline.kind === 'array' &&
+          ADDRESS(inline.values) &&
+          U32(inline.maxEntries) &&
+          Number.isInteger(inline.elemSize) &&
+          inline.elemSize >= known.valueSize &&
+          inline.elemSize <= 0x7fff_ffff &&
+          Number.isInteger(inline.cpuStride) &&
+          inline.cpuStride >= 0 &&
+          inline.cpuStride <= 0x7fff_ffff &&
+          known.keySize === 4));
+    if (!ok) throw new EbpfError('EINVAL', `jit: options.maps entry for fd ${String(fd)} is not { address, directValue?, ops?, inlineLookup? } matching the verified map`);
+    out.set(fd as number, m as JitMapInfo);
+  }
+  for (const m of verified.maps) {
+    if (verified.mapFds.includes(m.fd) && !out.has(m.fd)) throw new EbpfError('EINVAL', `jit: the program uses map fd ${m.fd}; pass its info in options.maps`);
+  }
+  return out;
+}
+
+/** The program-specific facts of a translation: maps, call sites, context rewrites, the CPU source. */
+function jitEnv(verified: VerifiedProgram, options: JitOptions): JitEnv {
+  const maps = checkMaps(verified, options.maps);
+  const cpus = options.cpus ?? 1;
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 0x7fff_ffff) throw new EbpfError('EINVAL', 'jit: options.cpus must be a positive integer');
+  const layout = options.context;
+  const ctxFields = new Map<number, { offset: number; size: 4 | 8 }>();
+  let cpuOffset: number | undefined;
+  const xdp = verified.progType === 'xdp' || (typeof verified.progType === 'object' && verified.progType.kind === 'xdp');
+  if (layout !== undefined) {
+    if (typeof layout !== 'object' || layout === null || typeof layout.fields !== 'object' || layout.fields === null) throw new EbpfError('EINVAL', 'jit: options.context must be { fields, cpuOffset? }');
+    const offsetOk = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff;
+    if (layout.cpuOffset !== undefined && !offsetOk(layout.cpuOffset)) throw new EbpfError('EINVAL', 'jit: options.context.cpuOffset must be an offset in 0..65535');
+    if (xdp) {
+      for (const load of verified.ctxLoads) {
+        const f = layout.fields[load.field];
+        if (f === undefined) throw new EbpfError('EINVAL', `jit: options.context has no layout for xdp_md.${load.field}`);
+        if (!offsetOk(f.offset) || (f.size !== 4 && f.size !== 8)) throw new EbpfError('EINVAL', `jit: options.context.fields.${load.field} must be { offset, size: 4 | 8 }`);
+        ctxFields.set(load.insnIndex, { offset: f.offset, size: f.size });
+      }
+      cpuOffset = layout.cpuOffset;
+    }
+  }
+  const callSiteMaps = new Map(verified.callSiteMaps.map(({ insnIndex, fd }) => [insnIndex, fd]));
+  const callsHelpers = verified.helperIds.length > 0;
+  // The runtime ABI (r12 = CPU index) applies when the caller names a CPU count (a runtime's jit options).
+  const runtimeAbi = options.cpus !== undefined && callsHelpers;
+  const cpu: CpuSource | undefined = !runtimeAbi ? undefined : cpuOffset !== undefined ? { kind: 'ctx', offset: cpuOffset, cpus } : { kind: 'zero' };
+  return { maps, callSiteMaps, ctxFields, cpu };
+}
+
 function isArena(value: unknown): value is TextArena {
   return (
     typeof value === 'object' &&
@@ -128,8 +227,9 @@ export function emitProgram(
   depths: readonly number[],
   shortForward = true,
   zeroStack = false,
+  env: JitEnv = EMPTY_ENV,
 ): JitContext {
-  const ctx = new JitContext(analysis, helpers, 64 + analysis.insns.length * 12, shortForward);
+  const ctx = new JitContext(analysis, helpers, 64 + analysis.insns.length * 12, shortForward, env);
   const insns = analysis.insns;
   analysis.subprogs.forEach((sp, k) => {
     ctx.subprog = sp;
@@ -148,7 +248,7 @@ export function emitProgram(
       if (x.code === (BPF_CLASS.LD | 0x18)) i++;
     }
     ctx.buf.bind(ctx.epilogue);
-    emitEpilogue(ctx, sp);
+    emitEpilogue(ctx, sp, k === 0);
   });
   return ctx;
 }
@@ -157,14 +257,14 @@ export function emitProgram(
  * Emit and finish the code: forward jumps short where the slot bounds prove rel8 reaches;
  * should a bound ever be wrong (a rel8 that cannot reach), emit again with rel32 forward jumps.
  */
-function emitAndFinish(analysis: Analysis, helpers: ReadonlyMap<number, bigint>, depths: readonly number[], zeroStack = false) {
+function emitAndFinish(analysis: Analysis, helpers: ReadonlyMap<number, bigint>, depths: readonly number[], zeroStack: boolean, env: JitEnv) {
   try {
-    const ctx = emitProgram(analysis, helpers, depths, true, zeroStack);
+    const ctx = emitProgram(analysis, helpers, depths, true, zeroStack, env);
     return { ctx, code: ctx.buf.finish() };
   } catch (error) {
     const cause = error instanceof Error && BpfDispatcherError.isInstance(error.cause) ? error.cause : error;
     if (!BpfDispatcherError.isInstance(cause) || cause.code !== 'DISPLACEMENT_RANGE') throw error;
-    const ctx = emitProgram(analysis, helpers, depths, false, zeroStack);
+    const ctx = emitProgram(analysis, helpers, depths, false, zeroStack, env);
     return { ctx, code: ctx.buf.finish() };
   }
 }
@@ -184,10 +284,10 @@ function emitInsn(ctx: JitContext, x: Insn, i: number): void {
       return;
     }
     case BPF_CLASS.LD:
-      emitLddw(ctx, x, ctx.insns[i + 1] as Insn);
+      emitLddw(ctx, x, ctx.insns[i + 1] as Insn, i);
       return;
     case BPF_CLASS.LDX:
-      emitLoad(ctx, x);
+      emitLoad(ctx, x, i);
       return;
     case BPF_CLASS.ST:
       emitStoreImm(ctx, x);
@@ -236,12 +336,15 @@ export function jit(arena: TextArena, program: readonly Insn[] | VerifiedProgram
   } else {
     throw new EbpfError('EINVAL', 'jit: expected an array of instructions (with options.progType) or a VerifiedProgram returned by verify()');
   }
-  const analysis = analyze(verified.insns);
+  const env = jitEnv(verified, options);
+  const analysis = analyze(verified.insns, new Set(env.maps.keys()));
   const helpers = helperMap(options.helpers);
-  for (const id of analysis.helperIds)
-    if (!helpers.has(id)) throw new JitError(-1, `helper ${id} has no address (pass it in options.helpers)`);
+  for (const id of analysis.helperIds) {
+    const inlined = id === 8 && env.cpu !== undefined;
+    if (!inlined && !helpers.has(id)) throw new JitError(-1, `helper ${id} has no address (pass it in options.helpers)`);
+  }
   const depths = stackDepths(analysis, verified, minimum);
-  const { ctx, code } = emitAndFinish(analysis, helpers, depths, verified.readsUninitStack);
+  const { ctx, code } = emitAndFinish(analysis, helpers, depths, verified.readsUninitStack, env);
   const region = arena.alloc(Math.max(code.length, 1), 16);
   let bytes: Uint8Array;
   try {

@@ -8,6 +8,7 @@ import { byte, dword, type Mem, mov, movsx, movzx, qword, word } from '@bpf-disp
 import { BPF_MODE, BPF_SIZE, type Insn } from '../insn.js';
 import { movImm } from './alu.js';
 import type { JitContext } from './context.js';
+import { JitError } from './errors.js';
 import { type Bits, bpfReg, bpfReg64 } from './registers.js';
 
 /** Access width in bits of a load/store opcode's size field. */
@@ -30,8 +31,19 @@ export function memOperand(base: number, off: number, bits: Bits): Mem {
   return bits === 64 ? qword(reg, off) : bits === 32 ? dword(reg, off) : bits === 16 ? word(reg, off) : byte(reg, off);
 }
 
-/** `LDX`: `dst = *(size *)(src + off)`, zero- or (MEMSX) sign-extended. */
-export function emitLoad(ctx: JitContext, x: Insn): void {
+/**
+ * `LDX`: `dst = *(size *)(src + off)`, zero- or (MEMSX) sign-extended. A load of a context
+ * field the runtime keeps elsewhere is rewritten onto its layout (the kernel's
+ * `convert_ctx_access`: `xdp_md.data` is the buffer's 64-bit `data` pointer).
+ */
+export function emitLoad(ctx: JitContext, x: Insn, i: number): void {
+  const field = ctx.env.ctxFields.get(i);
+  if (field !== undefined) {
+    const base = bpfReg64(x.src);
+    if (field.size === 8) mov(ctx.buf, bpfReg(x.dst, 64), qword(base, field.offset));
+    else mov(ctx.buf, bpfReg(x.dst, 32), dword(base, field.offset));
+    return;
+  }
   const bits = sizeBits(x.code);
   const m = memOperand(x.src, x.off, bits);
   if ((x.code & 0xe0) === BPF_MODE.MEMSX) movsx(ctx.buf, bpfReg(x.dst, 64), m);
@@ -53,8 +65,23 @@ export function emitStoreReg(ctx: JitContext, x: Insn): void {
   mov(ctx.buf, memOperand(x.dst, x.off, bits), bpfReg(x.src, bits));
 }
 
-/** `lddw dst, imm64` from the two slots at `i`. */
-export function emitLddw(ctx: JitContext, x: Insn, next: Insn): void {
+/**
+ * `lddw dst, imm64` from the two slots at `i`; with pseudo source 1 the address of map
+ * `imm` (BPF_PSEUDO_MAP_FD), with pseudo source 2 the address of its value plus the
+ * second slot's offset (BPF_PSEUDO_MAP_VALUE): the relocation libbpf and the kernel do.
+ */
+export function emitLddw(ctx: JitContext, x: Insn, next: Insn, i: number): void {
+  if (x.src === 1 || x.src === 2) {
+    const map = ctx.env.maps.get(x.imm);
+    if (map === undefined) throw new JitError(i, `lddw refers to map fd ${x.imm}, which the JIT was not given`);
+    let address = map.address;
+    if (x.src === 2) {
+      if (map.directValue === undefined) throw new JitError(i, `map fd ${x.imm} has no direct value address`);
+      address = map.directValue + BigInt(next.imm >>> 0);
+    }
+    mov(ctx.buf, bpfReg(x.dst, 64), BigInt.asIntN(64, address));
+    return;
+  }
   const value = BigInt.asIntN(64, (BigInt(next.imm >>> 0) << 32n) | BigInt(x.imm >>> 0));
   if (value >= -0x8000_0000n && value <= 0xffff_ffffn) movImm64Small(ctx, x.dst, value);
   else mov(ctx.buf, bpfReg(x.dst, 64), value);

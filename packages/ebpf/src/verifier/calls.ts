@@ -33,6 +33,8 @@ export function doHelperCall(env: Env, insn: Insn): void {
         const desc = env.maps.get(r.ref);
         if (desc === undefined) reject(pc, `fd ${r.ref} is not pointing to valid bpf_map`);
         map = { fd: r.ref, desc };
+        const seen = env.callSiteMaps.get(pc);
+        env.callSiteMaps.set(pc, seen === undefined || seen === r.ref ? r.ref : -1);
         return;
       }
       case 'map_key':

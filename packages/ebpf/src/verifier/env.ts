@@ -26,6 +26,11 @@ export class Env {
   readonly ctxLoads = new Map<number, CtxFieldLoad>();
   readonly helperIds = new Set<number>();
   readonly mapFds = new Set<number>();
+  /**
+   * Per helper call that takes a map: the map's fd, or -1 when paths reach the call with
+   * different maps (the kernel's `insn_aux_data.map_ptr_state`, "poisoned").
+   */
+  readonly callSiteMaps = new Map<number, number>();
   readsUninit = false;
   /** Per instruction: 0 no memory access seen, 1 through ctx, 2 through another pointer. */
   readonly accessKind: Uint8Array;

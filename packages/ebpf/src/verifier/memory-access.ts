@@ -133,6 +133,9 @@ function access(
     case 'mem':
     case 'map_value': {
       const what = base.type === 'mem' ? 'memory' : 'map value';
+      if (write && base.type === 'map_value' && env.maps.get(base.ref)?.readonly === true) {
+        reject(pc, `write into map forbidden, value_size=${base.size} off=${base.off + off} size=${size}`);
+      }
       if (write && value !== null && value.type !== 'scalar')
         reject(pc, `R${valueReg} leaks addr into ${base.type === 'mem' ? 'mem' : 'map'}`);
       checkSized(env, regNo, base, off, size, what);

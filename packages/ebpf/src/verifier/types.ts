@@ -47,6 +47,11 @@ export interface MapDescriptor {
    * the kernel. Default false.
    */
   readonly directValue?: boolean;
+  /**
+   * Programs may only read the map's values (`BPF_F_RDONLY_PROG`, e.g. `.rodata`): stores
+   * into them are refused ("write into map forbidden"). Default false.
+   */
+  readonly readonly?: boolean;
 }
 
 /** Options of {@link verify}. */
@@ -120,6 +125,14 @@ export interface VerifiedProgram {
   readonly helperIds: readonly number[];
   /** Map fds the program refers to, ascending. */
   readonly mapFds: readonly number[];
+  /**
+   * For each helper call that takes a map (`bpf_map_lookup_elem`, ...): the fd of the map
+   * every path passes, or -1 if paths pass different maps. A JIT may call that map's own
+   * function directly or inline the lookup (the kernel's `map_ptr_state` and `map_gen_lookup`).
+   */
+  readonly callSiteMaps: readonly { readonly insnIndex: number; readonly fd: number }[];
+  /** The maps the program was verified against (a frozen copy of `options.maps`), by fd, ascending. */
+  readonly maps: readonly ({ readonly fd: number } & Required<MapDescriptor>)[];
   /**
    * True if some path may read stack bytes it never wrote (allowed, as for root in the
    * kernel); a runtime that must not leak old native stack contents should zero the frame.

@@ -115,9 +115,20 @@ export function verify(program: readonly Insn[], options: VerifyOptions): Verifi
     usedRegisters: usedRegisters(insns),
     maxCallDepth: env.maxFrames,
     maxCombinedStack,
-    ctxLoads: [...env.ctxLoads.values()].sort((a, b) => a.insnIndex - b.insnIndex),
-    helperIds: [...env.helperIds].sort((a, b) => a - b),
-    mapFds: [...env.mapFds].sort((a, b) => a - b),
+    ctxLoads: Object.freeze([...env.ctxLoads.values()].sort((a, b) => a.insnIndex - b.insnIndex).map((l) => Object.freeze({ ...l }))),
+    helperIds: Object.freeze([...env.helperIds].sort((a, b) => a - b)),
+    mapFds: Object.freeze([...env.mapFds].sort((a, b) => a - b)),
+    callSiteMaps: Object.freeze(
+      [...env.callSiteMaps]
+        .filter(([pc]) => env.seen[pc] === 1)
+        .sort((a, b) => a[0] - b[0])
+        .map(([insnIndex, fd]) => Object.freeze({ insnIndex, fd })),
+    ),
+    maps: Object.freeze(
+      [...maps]
+        .sort((a, b) => a[0] - b[0])
+        .map(([fd, m]) => Object.freeze({ fd, keySize: m.keySize, valueSize: m.valueSize, directValue: m.directValue === true, readonly: m.readonly === true })),
+    ),
     readsUninitStack: env.readsUninit,
     processedInsns: processed,
   });
@@ -156,9 +167,15 @@ function checkHelper(h: HelperSpec): HelperSpec {
 }
 
 function checkMap(fd: number, m: MapDescriptor): void {
-  const ok = typeof m === 'object' && m !== null && field(m.keySize, 1, 512) && field(m.valueSize, 1, 1 << 29);
+  const ok =
+    typeof m === 'object' &&
+    m !== null &&
+    field(m.keySize, 1, 512) &&
+    field(m.valueSize, 1, 1 << 29) &&
+    (m.directValue === undefined || typeof m.directValue === 'boolean') &&
+    (m.readonly === undefined || typeof m.readonly === 'boolean');
   if (!field(fd, -0x8000_0000, 0x7fff_ffff) || !ok) {
-    throw new EbpfError('EINVAL', `verify: map fd ${String(fd)} needs an integer fd, keySize 1..512 and valueSize 1..2^29`);
+    throw new EbpfError('EINVAL', `verify: map fd ${String(fd)} needs an integer fd, keySize 1..512, valueSize 1..2^29 and boolean directValue/readonly`);
   }
 }
 

@@ -48,6 +48,7 @@ import {
   pause,
   pop,
   ptr,
+  leave,
   push,
   qword,
   ret,
@@ -185,6 +186,12 @@ function forms(): Form[] {
   add('push r8; pop rax', (b) => {
     push(b, 'r8');
     pop(b, 'rax');
+  });
+  add('push rbp; mov rbp,rsp; lea rsp,[rsp-24]; leave', (b) => {
+    push(b, 'rbp');
+    mov(b, 'rbp', 'rsp');
+    lea(b, 'rsp', ptr('rsp', -24)); // no flags: rsp differs between the two CPUs
+    leave(b);
   });
   add('pause; lfence; mfence; nop5', (b) => {
     pause(b);

@@ -374,6 +374,10 @@ export class SimCpu {
       case 'pop':
         this.set(a, 64, this.pop());
         return;
+      case 'leave':
+        this.regs[4] = this.regs[5] as bigint;
+        this.regs[5] = this.pop();
+        return;
       case 'call': {
         const target = this.get(a, 64);
         this.push(insn.next);

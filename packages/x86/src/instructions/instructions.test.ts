@@ -7,7 +7,7 @@ import { type OracleOperand, decodeOne, hex } from '../test-support/iced-oracle.
 import { ALU_OPS, type AluOp, SHIFT_OPS, type ShiftOp, add, alu, aluImm32, cmp, dec, inc, shift, test } from './alu.js';
 import { call, jcc, jmp, ret } from './branch.js';
 import { CANONICAL_CONDITIONS, conditionCode } from './conditions.js';
-import { int3, lfence, mfence, nop5, pause, pop, push, rdtsc, rdtscp } from './misc.js';
+import { int3, leave, lfence, mfence, nop5, pause, pop, push, rdtsc, rdtscp } from './misc.js';
 import { cmovcc, lea, lockXadd, mov, movzx, setcc, xchg } from './mov.js';
 
 const REGS: Record<Width, readonly Gp[]> = { 64: GP64, 32: GP32, 16: GP16, 8: GP8 };
@@ -288,6 +288,7 @@ describe('single-purpose instructions', () => {
       [rdtsc, '0f31', 'rdtsc'],
       [rdtscp, '0f01f9', 'rdtscp'],
       [nop5, '0f1f440000', 'nop'],
+      [leave, 'c9', 'leave'],
     ];
     for (const [emit, bytes, mnemonic] of cases) {
       expect(hex(enc(emit))).toBe(bytes);

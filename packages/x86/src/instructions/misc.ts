@@ -38,6 +38,12 @@ export function nop5(buf: CodeBuffer): void {
   buf.raw(NOP5);
 }
 
+/** `leave` (C9): `mov rsp, rbp; pop rbp` in one byte, the kernel JIT's frame teardown. */
+export function leave(buf: CodeBuffer): void {
+  assertCodeBuffer(buf, 'leave');
+  buf.u8(0xc9);
+}
+
 /** `push reg64` (50+r, REX.B for r8..r15). @throws OperandError unless a 64-bit register. */
 export function push(buf: CodeBuffer, reg: Gp64): void {
   assertCodeBuffer(buf, 'push');

@@ -1,30 +1,26 @@
+import type { BpfObject } from '@bpf-dispatcher/bpf-object';
+import { type BpfMap, structCodec, u32 } from '@bpf-dispatcher/runtime';
 import { type TextArena, defineStruct } from '@bpf-dispatcher/text-poke';
-import { alu, dword, inc, jcc, lea, mov, ptr, qword, ret, shift } from '@bpf-dispatcher/x86';
 import { XdpAction, type XdpActionValue } from '../actions.js';
 import { XdpError } from '../errors.js';
-import { XDP_BUFF, XDP_RXQ } from '../layout.js';
+import { objectXdpProg } from '../object-prog.js';
 import { assertArena, optionsObject } from '../validate.js';
-import { type XdpProg, buildXdpProg } from '../xdp-prog.js';
+import type { XdpProg } from '../xdp-prog.js';
+import { openBundledObject } from './bundled.js';
 
 /** Receive queues with their own counters; higher queue indexes share the last record. */
 export const RXQ_INFO_MAX_RXQS = 64;
 
-/** xdp_rxq_info's config and global counters (the head of its data block, 64 bytes). */
-export const RxqInfoConfigStruct = defineStruct('rxq_info_config', { action: 'u32', ifindex: 'u32', processed: 'u64', issue: 'u64' }, { size: 64 });
+/** xdp_rxq_info's `struct config`, the value of its `config_map` (12 bytes). */
+export const RxqInfoConfigStruct = defineStruct('config', { action: 'u32', ifindex: 'u32', options: 'u32' }, { size: 12, align: 4 });
 
-/** One per-queue record of xdp_rxq_info (`struct datarec` of the per-CPU map): 16 bytes. */
-export const RxqInfoRecordStruct = defineStruct('rxq_info_record', { processed: 'u64', issue: 'u64' });
+/** xdp_rxq_info's `struct datarec` (`{ processed, issue }`), the value of its per-CPU maps: 16 bytes. */
+export const RxqInfoRecordStruct = defineStruct('datarec', { processed: 'u64', issue: 'u64' });
 
-/** Layout of xdp_rxq_info's config and counters in data memory (from the two structs above). */
-export const RXQ_INFO = Object.freeze({
-  ...RxqInfoConfigStruct.offsets,
-  /** `{ processed, issue }` records for queues 0 .. MAX_RXQS (the last one for overflow). */
-  perQueue: RxqInfoConfigStruct.size,
-  recordSize: RxqInfoRecordStruct.size,
-  size: RxqInfoConfigStruct.size + RxqInfoRecordStruct.size * (RXQ_INFO_MAX_RXQS + 1),
-});
+/** xdp_rxq_info's options: read the Ethernet header (`READ_MEM`), swap the MAC addresses (`SWAP_MAC`). */
+export const RXQ_INFO_OPTIONS = Object.freeze({ READ_MEM: 0x1, SWAP_MAC: 0x2 });
 
-/** Counters of an xdp_rxq_info instance. */
+/** Counters of an xdp_rxq_info instance (summed over CPUs). */
 export interface RxqInfoCounters {
   readonly processed: bigint;
   /** Packets whose ingress ifindex was not the configured one. */
@@ -33,93 +29,91 @@ export interface RxqInfoCounters {
   readonly perQueue: readonly { readonly processed: bigint; readonly issue: bigint }[];
 }
 
-/** The xdp_rxq_info program with its counters and config. */
+/** The xdp_rxq_info program with its maps. */
 export interface RxqInfoProg extends XdpProg {
+  /** The counters, summed over CPUs (per-CPU maps read the way `bpftool map dump` totals them). */
   counters(): RxqInfoCounters;
+  /** Zero every counter on every CPU. */
   resetCounters(): void;
-  /** Change the verdict it returns. */
+  /** Change the verdict it returns (`config_map`, read by the program on every packet). */
   setAction(action: XdpActionValue): void;
+  /** The loaded object (its maps: `config_map`, `stats_global_map`, `rx_queue_index_map`). */
+  readonly object: BpfObject;
 }
 
+/** Options of {@link xdpRxqInfo}. */
+export interface RxqInfoOptions {
+  /** The verdict it returns. */
+  readonly action: XdpActionValue;
+  /** The ingress ifindex it expects; packets from another netdev count as `issue` and get XDP_ABORTED. */
+  readonly ifindex: number;
+  /** {@link RXQ_INFO_OPTIONS} bits (default 0). */
+  readonly options?: number;
+}
+
+const record = structCodec(RxqInfoRecordStruct);
+const config = structCodec(RxqInfoConfigStruct);
+
 /**
- * `xdp_rxq_info`, what the reference benchmark ran (`xdp_rxq_info --action XDP_DROP`):
- *
- * ```c
- * rec = &global; rec->processed++;
- * if (ctx->ingress_ifindex != config.ifindex) { rec->issue++; return XDP_ABORTED; }
- * key = ctx->rx_queue_index; if (key >= MAX_RXQS) key = MAX_RXQS;
- * per_queue[key].processed++; if (key == MAX_RXQS) per_queue[key].issue++;
- * return config.action;
- * ```
- *
- * `ingress_ifindex` and `rx_queue_index` are read through `ctx->rxq`, as the kernel's
- * rewrite of those `xdp_md` fields does. Counters are plain increments (one poller per
- * instance at a time, like the per-CPU maps of the original).
- * @throws XdpError EINVAL for a bad action or ifindex.
+ * `xdp_rxq_info`, what the reference benchmark ran (`xdp_rxq_info --action XDP_DROP`): the
+ * eBPF program compiled from `bpf/xdp_rxq_info.bpf.c`, loaded into `arena` with its three
+ * maps in native memory. Per packet: the global `processed` count; an ingress ifindex other
+ * than the configured one counts as `issue` and gives XDP_ABORTED; the per-queue record of
+ * `min(rx_queue_index, 64)`; with READ_MEM or SWAP_MAC the Ethernet header is checked (and
+ * the MAC addresses swapped for XDP_TX or SWAP_MAC); then the configured verdict.
+ * @throws XdpError EINVAL for a bad action, ifindex or options; the loader's errors.
  */
-export function xdpRxqInfo(arena: TextArena, options: { action: XdpActionValue; ifindex: number }): RxqInfoProg {
+export function xdpRxqInfo(arena: TextArena, options: RxqInfoOptions): RxqInfoProg {
   assertArena(arena, 'xdpRxqInfo');
   const opts = optionsObject(options, 'xdpRxqInfo');
-  if (!Object.values(XdpAction).includes(opts.action as XdpActionValue)) throw new XdpError('EINVAL', `xdpRxqInfo: action ${String(opts.action)} is not an XDP action`);
+  const action = opts.action as XdpActionValue;
+  if (!Object.values(XdpAction).includes(action)) throw new XdpError('EINVAL', `xdpRxqInfo: action ${String(opts.action)} is not an XDP action`);
   const ifindex = opts.ifindex;
   if (!Number.isInteger(ifindex) || (ifindex as number) < 0 || (ifindex as number) > 0x7fffffff) throw new XdpError('EINVAL', `xdpRxqInfo: bad ifindex ${String(ifindex)}`);
-  const data = arena.allocData(RXQ_INFO.size, RxqInfoConfigStruct.align);
-  const config = RxqInfoConfigStruct.view(arena, data);
-  config.set('action', opts.action as number);
-  config.set('ifindex', ifindex as number);
-  const record = (q: number) => RxqInfoRecordStruct.view(arena, data, RXQ_INFO.perQueue + q * RXQ_INFO.recordSize);
-  return buildXdpProg(arena, 'xdp_rxq_info', undefined, (b) => {
-    const mismatch = b.newLabel();
-    const inRange = b.newLabel();
-    const done = b.newLabel();
-    mov(b, 'rax', data.address);
-    inc(b, qword('rax', RXQ_INFO.processed));
-    mov(b, 'rcx', qword('rdi', XDP_BUFF.rxq));
-    mov(b, 'edx', dword('rcx', XDP_RXQ.ifindex));
-    alu(b, 'cmp', 'edx', dword('rax', RXQ_INFO.ifindex));
-    jcc(b, 'ne', mismatch);
-    mov(b, 'edx', dword('rcx', XDP_RXQ.queueIndex));
-    alu(b, 'cmp', 'edx', RXQ_INFO_MAX_RXQS);
-    jcc(b, 'b', inRange, 'short');
-    mov(b, 'edx', RXQ_INFO_MAX_RXQS);
-    shift(b, 'shl', 'rdx', 4);
-    lea(b, 'rcx', ptr('rax', RXQ_INFO.perQueue));
-    alu(b, 'add', 'rcx', 'rdx');
-    inc(b, qword('rcx', 0));
-    inc(b, qword('rcx', 8));
-    mov(b, 'eax', dword('rax', RXQ_INFO.action));
-    ret(b);
-    b.bind(inRange);
-    shift(b, 'shl', 'rdx', 4);
-    lea(b, 'rcx', ptr('rax', RXQ_INFO.perQueue));
-    alu(b, 'add', 'rcx', 'rdx');
-    inc(b, qword('rcx', 0));
-    b.bind(done);
-    mov(b, 'eax', dword('rax', RXQ_INFO.action));
-    ret(b);
-    b.bind(mismatch);
-    inc(b, qword('rax', RXQ_INFO.issue));
-    mov(b, 'eax', XdpAction.ABORTED);
-    ret(b);
-  }, [data], (_base, live) => ({
+  const flags = opts.options ?? 0;
+  if (!Number.isInteger(flags) || (flags as number) < 0 || (flags as number) > 3) throw new XdpError('EINVAL', `xdpRxqInfo: options must be a combination of RXQ_INFO_OPTIONS, got ${String(flags)}`);
+  const object = openBundledObject('xdp_rxq_info');
+  let configMap: BpfMap;
+  let global: BpfMap;
+  let queues: BpfMap;
+  try {
+    object.load(arena);
+    configMap = object.map('config_map').map;
+    global = object.map('stats_global_map').map;
+    queues = object.map('rx_queue_index_map').map;
+    configMap.typed(u32, config).set(0, { action, ifindex: ifindex as number, options: flags as number });
+  } catch (error) {
+    object.close();
+    throw error;
+  }
+  const records = (map: BpfMap) => map.typed(u32, record);
+  const sum = (map: BpfMap, key: number) => {
+    const r = records(map).get(key) as { processed: bigint; issue: bigint };
+    return { processed: BigInt(r.processed), issue: BigInt(r.issue) };
+  };
+  try {
+    return objectXdpProg(object.program('xdp_rxq_info'), { onDispose: () => object.close() }, (_base, live) => ({
+    object,
     counters: (): RxqInfoCounters => {
       live('counters');
-      const perQueue = Array.from({ length: RXQ_INFO_MAX_RXQS + 1 }, (_, q) => {
-        const r = record(q);
-        return { processed: r.get('processed'), issue: r.get('issue') };
-      });
-      return { processed: config.get('processed'), issue: config.get('issue'), perQueue };
+      const g = sum(global, 0);
+      return { ...g, perQueue: Array.from({ length: RXQ_INFO_MAX_RXQS + 1 }, (_, q) => sum(queues, q)) };
     },
     resetCounters: () => {
       live('resetCounters');
-      config.set('processed', 0n);
-      config.set('issue', 0n);
-      for (let q = 0; q <= RXQ_INFO_MAX_RXQS; q++) record(q).clear();
+      const zero = new Uint8Array(RxqInfoRecordStruct.size);
+      global.update(0, zero);
+      for (let q = 0; q <= RXQ_INFO_MAX_RXQS; q++) queues.update(q, zero);
     },
-    setAction: (action: XdpActionValue) => {
+    setAction: (next: XdpActionValue) => {
       live('setAction');
-      if (!Object.values(XdpAction).includes(action)) throw new XdpError('EINVAL', `setAction: ${String(action)} is not an XDP action`);
-      config.set('action', action);
+      if (!Object.values(XdpAction).includes(next)) throw new XdpError('EINVAL', `setAction: ${String(next)} is not an XDP action`);
+      const typed = configMap.typed(u32, config);
+      typed.set(0, { ...(typed.get(0) as Record<string, number>), action: next } as never);
     },
-  }));
+    }));
+  } catch (error) {
+    object.close();
+    throw error;
+  }
 }

@@ -1,0 +1,3 @@
+import { packageConfig } from '@bpf-dispatcher/vitest-config';
+
+export default packageConfig();
