@@ -20,3 +20,4 @@ export {
   openObject,
   openObjectFile,
 } from './object.js';
+export { type KernelObject, type KernelObjectOptions, kernelMapName, loadObjectIntoKernel } from './kernel-object.js';

@@ -172,9 +172,11 @@ export class ObjectMap {
   /**
    * Global data: a variable's current bytes — the initial value before load, the live value
    * after (a copy).
-   * @throws BpfObjectError ENOENT for an unknown variable; EINVAL for another kind of map.
+   * @throws BpfObjectError ENOENT for an unknown variable; EINVAL for another kind of map;
+   *   STATE after close.
    */
   getVariable(name: string): Uint8Array {
+    if (this.object.state === 'closed') throw new BpfObjectError('STATE', `${this.name}.getVariable: the object is closed`, { section: this.section });
     const v = this.variable(name);
     if (this.#map !== undefined) return (this.#map.lookup(0) as Uint8Array).slice(v.offset, v.offset + v.size);
     return (this.#initial as Uint8Array).slice(v.offset, v.offset + v.size);
@@ -273,7 +275,7 @@ export class ObjectProgram {
    * @throws BpfObjectError STATE before load or after close.
    */
   get jit(): JitProgram {
-    if (this.#jit === undefined || this.#jit.freed) {
+    if (this.#jit === undefined || this.#jit.freed || this.object.state === 'closed') {
       const why = this.object.state === 'loaded' && !this.#autoload ? 'it was not loaded (autoload is off)' : `the program is JIT'd once the object is loaded (it is ${this.object.state})`;
       throw new BpfObjectError('STATE', `${this.name}: ${why}`, { section: this.section, symbol: this.name });
     }
@@ -439,6 +441,7 @@ export class BpfObject {
     }
     const created: BpfMap[] = [];
     const loaded: JitProgram[] = [];
+    const compiled: { p: ObjectProgram; code: JitProgram; verified: VerifiedProgram; maps: BpfMap[] }[] = [];
     try {
       let t = now();
       for (const m of this.maps) {
@@ -480,6 +483,10 @@ export class BpfObject {
         const code = jit(arena, verified, runtime.jitOptions(maps));
         jitMs += now() - t;
         loaded.push(code);
+        compiled.push({ p, code, verified, maps });
+      }
+      // Every program is in: only now do they hold their maps (a failure above leaves no hold behind).
+      for (const { p, code, verified, maps } of compiled) {
         const holds = maps.map((m) => m.hold());
         p.loaded(code, verified, async () => {
           await Promise.all(holds.map((release) => release()));

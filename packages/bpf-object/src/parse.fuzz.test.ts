@@ -150,6 +150,7 @@ describe('parseObject on hostile input', () => {
       'legacy-maps': 'parsed',
       'global-data': 'parsed',
       subprograms: 'parsed',
+      'load-errors': 'parsed',
       kconfig: 'refused',
       core: 'refused',
       kfunc: 'refused',

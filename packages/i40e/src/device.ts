@@ -1,4 +1,5 @@
 import { Mutex } from '@bpf-dispatcher/dispatcher';
+import { runtimeOf } from '@bpf-dispatcher/runtime';
 import { type Reader, type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
 import type { CodeBuffer } from '@bpf-dispatcher/x86';
 import { RECORD_META_SIZE, type XdpCall, type XdpCallClaim, type XdpProg, claimXdpCall, defineXdpCall } from '@bpf-dispatcher/xdp-call';
@@ -320,22 +321,34 @@ export class I40eDevice {
    * @throws I40eError UNKNOWN_NETDEV for a ring of another device; EINVAL for a bad budget
    *   or reader; DISPOSED.
    */
-  napiPoll(ring: RxRing, budget = 64, options: { reader?: Reader } = {}): number {
+  napiPoll(ring: RxRing, budget = 64, options: { reader?: Reader; cpu?: number } = {}): number {
     this.check('napiPoll');
     this.checkRing(ring, 'napiPoll');
     intOption(budget, 64, 1, 1 << 20, 'budget');
     const counter = this.readerCounter(options, 'napiPoll');
-    return Number(this.arena.call(this.entries.napiPoll, ring.address, budget, counter));
+    const cpu = this.cpuOption(options, 'napiPoll');
+    return Number(this.arena.call(this.entries.napiPoll, ring.address, budget, counter, cpu));
+  }
+
+  /** The poller's CPU index: 0..cpus-1 of the arena's eBPF runtime (default 0). @throws I40eError EINVAL. */
+  private cpuOption(options: { cpu?: number }, what: string): number {
+    const cpu = optionsObject(options, what).cpu ?? 0;
+    const cpus = runtimeOf(this.arena).cpus;
+    if (!Number.isInteger(cpu) || (cpu as number) < 0 || (cpu as number) >= cpus) throw new I40eError('EINVAL', `${what}: cpu must be a poller index in 0..${cpus - 1} (the runtime's CPU count), got ${describe(cpu)}`);
+    return cpu as number;
   }
 
   /**
    * The arguments of the native driver loop that processes `packets` packets over `rings`
    * (default all) — for running it on a worker thread with `callNative(entry, ...args)`.
+   * `cpu` is the poller's index (0..cpus-1 of the arena's eBPF runtime, default 0): what
+   * the programs' per-CPU maps and `bpf_get_smp_processor_id()` see; two threads polling at
+   * the same time need different indexes.
    * @throws I40eError EINVAL for a bad packet count (a non-negative safe integer or a
    *   bigint below 2^63), budget, ring list or reader; UNKNOWN_NETDEV for a ring of another
    *   device; DISPOSED.
    */
-  driverLoopCall(packets: bigint | number, options: { budget?: number; rings?: readonly RxRing[]; reader?: Reader } = {}): { entry: bigint; args: bigint[] } {
+  driverLoopCall(packets: bigint | number, options: { budget?: number; rings?: readonly RxRing[]; reader?: Reader; cpu?: number } = {}): { entry: bigint; args: bigint[] } {
     this.check('run');
     const opts = optionsObject(options, 'run');
     const budget = intOption(opts.budget, 64, 1, 1 << 20, 'budget');
@@ -351,7 +364,8 @@ export class I40eDevice {
       count = opts.rings.length;
     }
     const counter = this.readerCounter(opts, 'run');
-    return { entry: this.entries.driverLoop, args: [table, BigInt(count), target, BigInt(budget), counter] };
+    const cpu = this.cpuOption(opts, 'run');
+    return { entry: this.entries.driverLoop, args: [table, BigInt(count), target, BigInt(budget), counter, BigInt(cpu)] };
   }
 
   /**
@@ -359,7 +373,7 @@ export class I40eDevice {
    * processed — no JS per packet or per poll. Returns the packets processed.
    * @throws I40eError like {@link driverLoopCall}.
    */
-  run(packets: bigint | number, options: { budget?: number; rings?: readonly RxRing[]; reader?: Reader } = {}): bigint {
+  run(packets: bigint | number, options: { budget?: number; rings?: readonly RxRing[]; reader?: Reader; cpu?: number } = {}): bigint {
     const { entry, args } = this.driverLoopCall(packets, options);
     return this.arena.call(entry, ...args);
   }

@@ -2,7 +2,7 @@ import { type CodeBuffer, add, alu, call, cmovcc, inc, jcc, jmp, mov, qword, shi
 import { checkEmit, epilogue, prologue } from './emit-common.js';
 
 /**
- * Emit `driver_loop(rings, nrings, packets, budget, reader_counter) -> processed`: poll the
+ * Emit `driver_loop(rings, nrings, packets, budget, reader_counter, cpu) -> processed`: poll the
  * rings round robin with `napi_poll` (budget capped by what is left) until `packets` have
  * been processed, or every ring came back empty in a row. No JS per packet or per poll.
  * @throws I40eError EINVAL for a bad buffer or napiPoll address.
@@ -10,8 +10,9 @@ import { checkEmit, epilogue, prologue } from './emit-common.js';
 export function emitDriverLoop(buf: CodeBuffer, napiPoll: bigint): void {
   checkEmit(buf, napiPoll, 'emitDriverLoop', 'napiPoll');
   const [outer, busy, wrap, store, finish] = [buf.newLabel(), buf.newLabel(), buf.newLabel(), buf.newLabel(), buf.newLabel()];
-  // [rsp] ring index, [rsp+8] consecutive empty polls
+  // [rsp] ring index, [rsp+8] consecutive empty polls, [rsp+16] the poller's CPU index
   prologue(buf, 24);
+  mov(buf, qword('rsp', 16), 'r9');
   mov(buf, 'rbx', 'rdi');
   mov(buf, 'r12d', 'esi');
   mov(buf, 'r13', 'rdx');
@@ -33,6 +34,7 @@ export function emitDriverLoop(buf: CodeBuffer, napiPoll: bigint): void {
   alu(buf, 'add', 'rax', 'rbx');
   mov(buf, 'rdi', qword('rax', 0));
   mov(buf, 'rdx', 'r15');
+  mov(buf, 'rcx', qword('rsp', 16));
   call(buf, napiPoll);
   add(buf, 'rbp', 'rax');
   test(buf, 'rax', 'rax');

@@ -5,6 +5,7 @@
 import { NativeArena, SimulatedArena, type TextArena, nativeSupported } from '@bpf-dispatcher/text-poke';
 import { CodeBuffer, NOP5 } from '@bpf-dispatcher/x86';
 import { XdpAction, xdpCallUpdate, xdpDrop, xdpPass, xdpRecord } from '@bpf-dispatcher/xdp-call';
+import { runtimeOf } from '@bpf-dispatcher/runtime';
 import { describe, expect, it } from 'vitest';
 import { I40eDevice, Netdev } from './device.js';
 import { emitDriverLoop } from './driver-loop.js';
@@ -157,6 +158,7 @@ describe.each(ARENAS)('i40e hardening on the %s arena', (_name, create, cycles) 
   it(`I40eDevice: ${cycles} cycles of create, attach, run, dispose keep memory flat`, async () => {
     const arena = create();
     const prog = xdpRecord(arena, { verdict: XdpAction.DROP });
+    runtimeOf(arena); // the arena's eBPF runtime lives as long as the arena
     const before = arena.usage();
     for (let i = 0; i < cycles; i++) {
       const device = new I40eDevice(arena, { ringSize: 8, mode: i % 2 === 0 ? 'copy' : 'zc', verifyHandlers: i % 3 === 0 });

@@ -1,4 +1,5 @@
 import { NativeArena, SimulatedArena, type TextArena, nativeSupported } from '@bpf-dispatcher/text-poke';
+import { createRuntime } from '@bpf-dispatcher/runtime';
 import { NOP5 } from '@bpf-dispatcher/x86';
 import {
   RXQ_INFO_MAX_RXQS,
@@ -12,7 +13,7 @@ import {
 } from '@bpf-dispatcher/xdp-call';
 import { afterEach, describe, expect, it } from 'vitest';
 import { I40eDevice } from './device.js';
-import type { RingCounters } from './ring.js';
+import type { RingCounters, RxRing } from './ring.js';
 import { defaultFlows } from './traffic/flows.js';
 import { parseUdpFrame } from './traffic/packet.js';
 import { i40eXdpSetup } from './xdp-setup.js';
@@ -50,6 +51,26 @@ describe.each(ARENAS)('i40e shim on the %s arena', (_name, create, N) => {
       errors: 0n,
       noProg: 0n,
     });
+  });
+
+  it('the poller index reaches the programs as their CPU: per-CPU maps keep each poller apart, and an index beyond the runtime is EINVAL', async () => {
+    arena = create();
+    createRuntime(arena, { cpus: 2 });
+    device = new I40eDevice(arena, { ringSize: 16 });
+    const [eth0] = device.netdevs;
+    const prog = xdpRxqInfo(arena, { action: XdpAction.DROP, ifindex: (eth0 as { ifindex: number }).ifindex });
+    await i40eXdpSetup(eth0 as never, prog);
+    const [first] = device.rings as [RxRing];
+    expect(device.run(48, { rings: [first], cpu: 0 })).toBe(48n);
+    expect(device.run(32, { rings: [first], cpu: 1 })).toBe(32n);
+    expect(device.napiPoll(first, 8, { cpu: 1 })).toBe(8);
+    const perCpu = prog.object.map('stats_global_map').map.lookupPerCpu(0)?.map((v) => new DataView(v.buffer, v.byteOffset).getBigUint64(0, true));
+    expect(perCpu).toEqual([48n, 40n]);
+    expect(prog.counters().processed).toBe(88n);
+    expect(() => device?.run(8, { rings: [first], cpu: 2 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => device?.napiPoll(first, 8, { cpu: -1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    await i40eXdpSetup(eth0 as never, null);
+    await prog.dispose();
   });
 
   it('no program: every packet goes to the stack', () => {

@@ -65,7 +65,7 @@ function reserveSlot(buf: CodeBuffer, head: number, tail: number, maskField: num
 }
 
 /**
- * Emit `napi_poll(ring, budget, reader_counter) -> processed`: the i40e rx clean loop with
+ * Emit `napi_poll(ring, budget, reader_counter, cpu) -> processed`: the i40e rx clean loop with
  * XDP. Per descriptor with DD set: build the ring's xdp_buff, READ_ONCE the ring's
  * program, run it through the shared trampoline (`xdp_call_run`), count the verdict and
  * act on it — DROP recycles the buffer; PASS hands the frame to the stack queue (copy
@@ -73,7 +73,9 @@ function reserveSlot(buf: CodeBuffer, head: number, tail: number, maskField: num
  * to the tx ring and the "NIC" receives the template frame again; REDIRECT and ABORTED
  * are counted and recycled. Zero-copy returns each umem frame to the fill ring and
  * re-arms the descriptor with the next fill-ring frame. After the batch, one quiescent
- * state is reported through `reader_counter` (if non-zero).
+ * state is reported through `reader_counter` (if non-zero). `cpu` is the index of the poller
+ * thread (the ring's xdp_buff gets it: programs' per-CPU maps and
+ * `bpf_get_smp_processor_id()` use it); one poller per index at a time.
  *
  * The rx model is a line-rate replay NIC: recycled descriptors stay ready, so the loop
  * never runs dry. With `verifyHandlers`, the loop clears the u32 at `data +
@@ -105,6 +107,8 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
   mov(buf, 'r13d', 'esi');
   alu(buf, 'xor', 'r14d', 'r14d');
   mov(buf, 'r12', qword('rbx', RING.xdpBuff));
+  // the poller running this poll: the CPU of per-CPU maps and bpf_get_smp_processor_id()
+  mov(buf, dword('r12', XDP_BUFF.cpu), 'ecx');
   inc(buf, qword('rbx', C('polls')));
 
   buf.align(16);

@@ -6,7 +6,7 @@
  * (`array_map_gen_lookup`); TypeScript reads and writes the values in place.
  */
 import { type Region, emitText } from '@bpf-dispatcher/text-poke';
-import { type CodeBuffer, alu, dword, imul, jcc, mov, ret } from '@bpf-dispatcher/x86';
+import { BpfDispatcherError, type CodeBuffer, alu, dword, imul, jcc, mov, ret } from '@bpf-dispatcher/x86';
 import { emitCopy } from './emit-copy.js';
 import { ERRNO, RuntimeError } from './errors.js';
 import type { InlineArrayLookup, MapBackend, MapContext } from './map-types.js';
@@ -31,10 +31,20 @@ function emitValueAddress(b: CodeBuffer, layout: InlineArrayLookup): void {
   alu(b, 'add', 'rax', 'rcx');
 }
 
+/** Run an allocation, turning the arena's ENOMEM into the runtime's. */
+function noRoom<T>(allocate: () => T, what: string): T {
+  try {
+    return allocate();
+  } catch (error) {
+    if (BpfDispatcherError.hasCode(error, 'ENOMEM')) throw new RuntimeError('ENOMEM', what, { cause: error });
+    throw error;
+  }
+}
+
 /**
  * Create the storage and native functions of an array map.
  * @throws RuntimeError E2BIG when the values would exceed {@link MAX_ARRAY_BYTES} per CPU;
- *   the arena's ENOMEM when it cannot hold them (nothing stays allocated).
+ *   ENOMEM when the arena cannot hold them or the code (nothing stays allocated).
  */
 export function createArrayBackend(ctx: MapContext): MapBackend {
   const { arena, def } = ctx;
@@ -44,13 +54,13 @@ export function createArrayBackend(ctx: MapContext): MapBackend {
   if (oneCopy > MAX_ARRAY_BYTES) throw new RuntimeError('E2BIG', `array map ${def.name}: ${def.maxEntries} values of ${def.valueSize} bytes exceed ${MAX_ARRAY_BYTES} bytes`);
   const copies = perCpu ? ctx.cpus : 1;
   const cpuStride = perCpu ? roundUp(oneCopy, 64) : 0;
-  const storage = arena.allocData(perCpu ? cpuStride * copies : oneCopy, 64);
+  const storage = noRoom(() => arena.allocData(perCpu ? cpuStride * copies : oneCopy, 64), `array map ${def.name}: no room in the arena for the values`);
   const layout: InlineArrayLookup = Object.freeze({ kind: 'array', values: storage.address, elemSize, maxEntries: def.maxEntries, cpuStride });
   /** Offsets of the update and delete functions in the map's code (set while emitting). */
   const offsets = { update: 0, delete: 0 };
   let code: Region;
   try {
-    code = emitText(arena, (b) => {
+    code = noRoom(() => emitText(arena, (b) => {
       const nul = b.newLabel();
       // lookup(map, key) -> value or NULL
       mov(b, 'eax', dword('rsi', 0));
@@ -93,7 +103,7 @@ export function createArrayBackend(ctx: MapContext): MapBackend {
       offsets.delete = b.length;
       mov(b, 'rax', -ERRNO.EINVAL);
       ret(b);
-    });
+    }), `array map ${def.name}: no room in the arena for the code`);
   } catch (error) {
     arena.free(storage);
     throw error;

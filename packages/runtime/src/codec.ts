@@ -101,7 +101,7 @@ export function readField(view: DataView, offset: number, size: number): number 
 export function writeField(view: DataView, offset: number, size: number, value: unknown, what: string): void {
   if (size === 8) {
     const v = typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : value;
-    if (typeof v !== 'bigint') throw new RuntimeError('EINVAL', `${what}: expected a bigint`);
+    if (typeof v !== 'bigint' || v < -(1n << 63n) || v >= 1n << 64n) throw new RuntimeError('EINVAL', `${what}: expected a bigint of 64 bits`);
     view.setBigUint64(offset, BigInt.asUintN(64, v), true);
     return;
   }

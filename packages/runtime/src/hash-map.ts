@@ -11,9 +11,12 @@
  *   writes its own CPU's copy in place as the kernel does): it fills a free element and
  *   publishes it, then unlinks the old one;
  * - unlinked elements go on the `retired` list untouched, and return to the free list only
- *   after a grace period ({@link HashBackend.reclaim}, driven by TypeScript with the
- *   arena's polled grace periods — `get_state_synchronize_rcu` /
- *   `poll_state_synchronize_rcu`).
+ *   after a grace period: {@link HashBackend.reclaim}, driven by TypeScript with the
+ *   arena's polled grace periods (`get_state_synchronize_rcu` /
+ *   `poll_state_synchronize_rcu`), and the map's own code when an update finds the free
+ *   list empty (hash/reclaim-emit.ts, against the reader table);
+ * - TypeScript reads values under the lock (`lookup_copy`), so no reclamation on another
+ *   thread reuses an element while it is copied.
  *
  * Lists (all native; TypeScript only builds the initial free list, before the map exists
  * for any code): `freeList` through elements' `next`; each bucket through `next`;
@@ -51,6 +54,8 @@ export interface HashMapState {
   readonly entries: HashEntries;
   /** Detached batches waiting for their grace period: list heads (linked through `link`) and lengths. */
   readonly batches: readonly { readonly head: bigint; readonly count: number }[];
+  /** The batch the map's own code reclaims (`waiting` in the header), or none. */
+  readonly nativeWaiting: { readonly head: bigint; readonly count: number } | undefined;
 }
 
 /** A hash map's {@link MapBackend}, with deferred reclamation always present. */
@@ -99,9 +104,12 @@ function allocate(ctx: MapContext, layout: HashLayout, scratch: ScratchLayout, s
     regions.push(buckets);
     const scratchRegion = allocData(arena, scratch.size, 'scratch area');
     regions.push(scratchRegion);
+    const readers = arena.readerTable;
+    const snapshot = allocData(arena, readers.slots * 8, 'reclamation snapshot');
+    regions.push(snapshot);
     let code: ReturnType<typeof emitHashCode>;
     try {
-      code = emitHashCode(arena, { layout, seed, pool: pool.address, buckets: buckets.address });
+      code = emitHashCode(arena, { layout, seed, pool: pool.address, buckets: buckets.address }, { readers, snapshot: snapshot.address });
     } catch (error) {
       if (BpfDispatcherError.hasCode(error, 'ENOMEM'))
         throw new RuntimeError('ENOMEM', 'hash map: no room in the arena for the code', { cause: error });
@@ -155,6 +163,8 @@ export function createHashBackend(ctx: MapContext): HashBackend {
   header.set('retired', 0n);
   header.set('count', 0);
   header.set('retiredCount', 0);
+  header.set('waiting', 0n);
+  header.set('waitingCount', 0);
   header.set('valueOffset', layout.valueOffset);
   header.set('hashSeed', seed);
   header.set('elemSize', layout.elemSize);
@@ -191,7 +201,7 @@ export function createHashBackend(ctx: MapContext): HashBackend {
     ctx.userCall(fn.release, map, batch.head);
   };
 
-  const waiting = (): number => batches.reduce((sum, b) => sum + b.count, 0) + header.get('retiredCount');
+  const waiting = (): number => batches.reduce((sum, b) => sum + b.count, 0) + header.get('retiredCount') + header.get('waitingCount');
 
   const reclaim = (): number => {
     const releaseElapsed = (): void => {
@@ -204,6 +214,8 @@ export function createHashBackend(ctx: MapContext): HashBackend {
       }
     };
     releaseElapsed();
+    // the batch the map's own code waits on: released if its grace period has passed
+    if (header.get('waitingCount') > 0) ctx.userCall(fn.reclaimLocked, map);
     if (header.get('retiredCount') > 0) {
       const head = ctx.userCall(fn.detachRetired, map, scratch.address + BigInt(scratchAt.count));
       const count = Number(scratchMemory.getU64(scratchAt.count));
@@ -222,12 +234,12 @@ export function createHashBackend(ctx: MapContext): HashBackend {
     cpuStride: layout.valueStride,
     regions: Object.freeze(regions.slice()),
 
-    /** `htab_map_lookup_elem` / `bpf_percpu_hash_copy`: each CPU's copy, or undefined. */
+    /** `htab_map_lookup_elem` / `bpf_percpu_hash_copy`: each CPU's copy (copied under the lock), or undefined. */
     lookup(key: Uint8Array): Uint8Array[] | undefined {
-      const value = ctx.userCall(fn.lookup, map, keyArgument(key, 'lookup'));
-      if (value === 0n) return undefined;
+      const found = ctx.userCall(fn.lookupCopy, map, keyArgument(key, 'lookup'), scratch.address + BigInt(scratchAt.values));
+      if (found === 0n) return undefined;
       const copies = layout.perCpu ? layout.cpus : 1;
-      return Array.from({ length: copies }, (_, c) => arena.read(value + BigInt(c * layout.valueStride), layout.valueSize));
+      return Array.from({ length: copies }, (_, c) => scratchMemory.read(scratchAt.values + c * layout.valueStride, layout.valueSize));
     },
 
     /** `htab_map_update_elem` / `bpf_percpu_hash_update` from user space: copy-on-write. */
@@ -275,6 +287,7 @@ export function createHashBackend(ctx: MapContext): HashBackend {
         code: code.region,
         entries: fn,
         batches: Object.freeze(batches.map(({ head, count }) => Object.freeze({ head, count }))),
+        nativeWaiting: header.get('waiting') === 0n ? undefined : Object.freeze({ head: header.get('waiting'), count: header.get('waitingCount') }),
       });
     },
   };

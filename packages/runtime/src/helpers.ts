@@ -13,6 +13,7 @@ import { type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke
 import {
   type CodeBuffer,
   alu,
+  byte,
   call,
   dword,
   imul,
@@ -148,16 +149,22 @@ function emitProcessorId(b: CodeBuffer, cpus: number): void {
  * `long bpf_xdp_adjust_head(struct xdp_buff *xdp, int delta)`: move `data` by `delta`
  * (negative: grow into the headroom) keeping the metadata in front of it; at least
  * {@link XDP_FRAME_SIZE} bytes of headroom stay reserved and 14 bytes of packet remain.
+ * A buffer without metadata support (`data_meta > data`) has no metadata to move (the
+ * kernel's `xdp_get_metalen`); the metadata is moved byte by byte (memmove), whatever its length.
  */
 function emitAdjustHead(b: CodeBuffer): void {
   const einval = b.newLabel();
   const noMeta = b.newLabel();
   const down = b.newLabel();
   const next = b.newLabel();
+  const metaOk = b.newLabel();
   movsx(b, 'rsi', 'esi');
   mov(b, 'rax', qword('rdi', XDP_BUFF.data));
   mov(b, 'r8', 'rax');
   alu(b, 'sub', 'r8', qword('rdi', XDP_BUFF.dataMeta)); // metalen
+  jcc(b, 'ae', metaOk, 'short');
+  alu(b, 'xor', 'r8d', 'r8d'); // data_meta > data: no metadata support, nothing to move
+  b.bind(metaOk);
   alu(b, 'add', 'rax', 'rsi'); // new data
   mov(b, 'rcx', qword('rdi', XDP_BUFF.dataHardStart));
   alu(b, 'add', 'rcx', XDP_FRAME_SIZE);
@@ -168,7 +175,7 @@ function emitAdjustHead(b: CodeBuffer): void {
   alu(b, 'sub', 'rcx', ETH_HLEN);
   alu(b, 'cmp', 'rax', 'rcx');
   jcc(b, 'a', einval);
-  // move the metadata (a multiple of 4 bytes, at most 32) along with data
+  // move the metadata (normally a multiple of 4 bytes, at most 32) along with data
   test(b, 'r8', 'r8');
   jcc(b, 'e', noMeta);
   mov(b, 'rdx', qword('rdi', XDP_BUFF.dataMeta)); // source
@@ -181,22 +188,22 @@ function emitAdjustHead(b: CodeBuffer): void {
   alu(b, 'add', 'rcx', 'r8');
   const upLoop = b.newLabel();
   b.bind(upLoop);
-  alu(b, 'sub', 'rdx', 4);
-  alu(b, 'sub', 'rcx', 4);
-  mov(b, 'r9d', dword('rdx', 0));
-  mov(b, dword('rcx', 0), 'r9d');
-  alu(b, 'sub', 'r8', 4);
+  alu(b, 'sub', 'rdx', 1);
+  alu(b, 'sub', 'rcx', 1);
+  mov(b, 'r9b', byte('rdx', 0));
+  mov(b, byte('rcx', 0), 'r9b');
+  alu(b, 'sub', 'r8', 1);
   jcc(b, 'ne', upLoop, 'short');
   jmp(b, next, 'short');
   // delta < 0: copy from the start up
   b.bind(down);
   const downLoop = b.newLabel();
   b.bind(downLoop);
-  mov(b, 'r9d', dword('rdx', 0));
-  mov(b, dword('rcx', 0), 'r9d');
-  alu(b, 'add', 'rdx', 4);
-  alu(b, 'add', 'rcx', 4);
-  alu(b, 'sub', 'r8', 4);
+  mov(b, 'r9b', byte('rdx', 0));
+  mov(b, byte('rcx', 0), 'r9b');
+  alu(b, 'add', 'rdx', 1);
+  alu(b, 'add', 'rcx', 1);
+  alu(b, 'sub', 'r8', 1);
   jcc(b, 'ne', downLoop, 'short');
   b.bind(next);
   b.bind(noMeta);

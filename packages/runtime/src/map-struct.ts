@@ -7,7 +7,7 @@
 import { defineStruct } from '@bpf-dispatcher/text-poke';
 
 /**
- * `struct bpf_map` in native memory (128 bytes, cache-line aligned). Common fields first;
+ * `struct bpf_map` in native memory (192 bytes, cache-line aligned). Common fields first;
  * the per-type fields are used as their comments say.
  *
  * - `lookup`/`update`/`delete`: the map's own functions (`map->ops`), System V, with r12
@@ -20,7 +20,8 @@ import { defineStruct } from '@bpf-dispatcher/text-poke';
  * - `lock`: the writers' spinlock (HASH: every update and delete, from programs and from
  *   TypeScript, takes it; lookups never do).
  * - `buckets`, `bucketMask`, `count`, `freeList`, `retired`, `retiredCount`, `valueOffset`,
- *   `hashSeed`: HASH only (see hash-map.ts).
+ *   `hashSeed`, `waiting`, `waitingCount`: HASH only (see hash-map.ts; `waiting` is the
+ *   batch the map's own code reclaims when its free list runs dry).
  */
 export const BpfMapStruct = defineStruct(
   'bpf_map',
@@ -48,8 +49,10 @@ export const BpfMapStruct = defineStruct(
     hashSeed: 'u32',
     id: 'u32',
     frozen: 'u32',
+    waiting: 'ptr',
+    waitingCount: 'u32',
   },
-  { size: 128, align: 64 },
+  { size: 192, align: 64 },
 );
 
 /** {@link BpfMapStruct}'s offsets and size, for emitters (`qword('rdi', BPF_MAP.values)`). */

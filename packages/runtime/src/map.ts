@@ -109,9 +109,12 @@ export class BpfMap {
     return this.#disposed;
   }
 
-  /** Bytes of a per-CPU value in the kernel's user-space format: one 8-byte-aligned slot per CPU. */
+  /**
+   * Bytes of a value in the kernel's user-space format: for per-CPU maps one
+   * 8-byte-aligned slot per CPU (also with a single CPU), else the value size.
+   */
   get userValueSize(): number {
-    return this.cpus === 1 ? this.valueSize : Math.ceil(this.valueSize / 8) * 8 * this.cpus;
+    return isPerCpu(this.type) ? Math.ceil(this.valueSize / 8) * 8 * this.cpus : this.valueSize;
   }
 
   private live(what: string): void {
@@ -160,7 +163,7 @@ export class BpfMap {
   lookup(key: MapKey): Uint8Array | undefined {
     const values = this.lookupPerCpu(key);
     if (values === undefined) return undefined;
-    if (this.cpus === 1) return values[0];
+    if (!isPerCpu(this.type)) return values[0];
     const slot = Math.ceil(this.valueSize / 8) * 8;
     const out = new Uint8Array(slot * this.cpus);
     values.forEach((v, cpu) => {
@@ -200,16 +203,17 @@ export class BpfMap {
   }
 
   private valueBuffers(value: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
-    const bad = () => new RuntimeError('EINVAL', `${this.name}.update: the value must be ${this.valueSize} bytes${this.cpus > 1 ? `, ${this.userValueSize} bytes (one slot per CPU) or an array of ${this.cpus} values` : ''}, got ${describe(value)}`);
+    const perCpu = isPerCpu(this.type);
+    const bad = () => new RuntimeError('EINVAL', `${this.name}.update: the value must be ${this.valueSize} bytes${perCpu ? `, ${this.userValueSize} bytes (one slot per CPU) or an array of ${this.cpus} values` : ''}, got ${describe(value)}`);
     if (value instanceof Uint8Array) {
       if (value.length === this.valueSize) return [value];
-      if (this.cpus > 1 && value.length === this.userValueSize) {
+      if (isPerCpu(this.type) && value.length === this.userValueSize) {
         const slot = Math.ceil(this.valueSize / 8) * 8;
         return Array.from({ length: this.cpus }, (_, cpu) => value.subarray(cpu * slot, cpu * slot + this.valueSize));
       }
       throw bad();
     }
-    if (Array.isArray(value) && this.cpus > 1 && value.length === this.cpus && value.every((v) => v instanceof Uint8Array && v.length === this.valueSize)) return [...value];
+    if (Array.isArray(value) && perCpu && value.length === this.cpus && value.every((v) => v instanceof Uint8Array && v.length === this.valueSize)) return [...value];
     throw bad();
   }
 

@@ -102,8 +102,9 @@ export class BpfRuntime {
     if (this.arena.disposed) throw new RuntimeError('DISPOSED', `runtime.${what}: its arena was disposed`);
   }
 
-  /** Helper addresses by kernel helper id (what `jit(..., { helpers })` takes). */
+  /** Helper addresses by kernel helper id (what `jit(..., { helpers })` takes). @throws RuntimeError DISPOSED. */
   get helpers(): ReadonlyMap<number, bigint> {
+    this.live('helpers');
     return this.#code.byId;
   }
 
@@ -162,13 +163,13 @@ export class BpfRuntime {
   /**
    * What `jit()` needs to compile programs against this runtime: helper addresses, the
    * given maps by fd, the XDP context layout and the CPU count.
-   * @throws RuntimeError EINVAL for a map of another runtime; DISPOSED.
+   * @throws RuntimeError EINVAL for a map of another runtime or an object that is not a map; DISPOSED.
    */
   jitOptions(maps: Iterable<BpfMap> = []): RuntimeJitOptions {
     this.live('jitOptions');
     const byFd = new Map<number, ReturnType<BpfMap['jitInfo']>>();
     for (const map of maps) {
-      if (this.#maps.get(map.fd)?.map !== map) throw new RuntimeError('EINVAL', `jitOptions: map ${map.name} belongs to another runtime`);
+      if (!this.owns(map)) throw new RuntimeError('EINVAL', `jitOptions: ${describeMap(map)} is not a map of this runtime`);
       byFd.set(map.fd, map.jitInfo());
     }
     return { helpers: this.#code.byId, maps: byFd, context: XDP_CONTEXT, cpus: this.cpus };
@@ -176,18 +177,26 @@ export class BpfRuntime {
 
   /**
    * What `verify()` needs to know of the given maps, by fd (their key and value sizes;
-   * arrays allow direct value access; frozen maps are read-only for programs): spread it
+   * arrays allow direct value access and constant-key lookups that cannot fail; frozen maps
+   * and maps created with `BPF_F.RDONLY_PROG` are read-only for programs): spread it
    * into the verifier's options next to `progType`.
-   * @throws RuntimeError EINVAL for a map of another runtime; DISPOSED.
+   * @throws RuntimeError EINVAL for a map of another runtime or an object that is not a map; DISPOSED.
    */
   verifyOptions(maps: Iterable<BpfMap> = []): { readonly maps: ReadonlyMap<number, MapDescriptor> } {
     this.live('verifyOptions');
     const byFd = new Map<number, MapDescriptor>();
     for (const map of maps) {
-      if (this.#maps.get(map.fd)?.map !== map) throw new RuntimeError('EINVAL', `verifyOptions: map ${map.name} belongs to another runtime`);
-      byFd.set(map.fd, { keySize: map.keySize, valueSize: map.valueSize, directValue: map.type === 'array' || map.type === 'percpu_array', readonly: map.frozen });
+      if (!this.owns(map)) throw new RuntimeError('EINVAL', `verifyOptions: ${describeMap(map)} is not a map of this runtime`);
+      const array = map.type === 'array' || map.type === 'percpu_array';
+      const readonly = map.frozen || (map.flags & BPF_F.RDONLY_PROG) !== 0;
+      byFd.set(map.fd, { keySize: map.keySize, valueSize: map.valueSize, directValue: array, readonly, ...(array ? { arrayMaxEntries: map.maxEntries } : {}) });
     }
     return { maps: byFd };
+  }
+
+  /** Whether `map` is a map this runtime created (by identity: look-alike objects are not). */
+  private owns(map: unknown): map is BpfMap {
+    return typeof map === 'object' && map !== null && this.#maps.get((map as BpfMap).fd)?.map === map;
   }
 
   /**
@@ -274,6 +283,10 @@ export class BpfRuntime {
       }
     }
   }
+}
+
+function describeMap(map: unknown): string {
+  return typeof map === 'object' && map !== null && typeof (map as BpfMap).name === 'string' ? `map ${(map as BpfMap).name}` : describe(map);
 }
 
 function checkDefinition(d: MapDefinition): Required<MapDefinition> {

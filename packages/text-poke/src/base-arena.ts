@@ -1,12 +1,25 @@
 import { type Address, describeValue, toAddress as x86Address } from '@bpf-dispatcher/x86';
 import { brandArena } from './arena-check.js';
 import { PokeMismatchError, TextPokeError } from './errors.js';
-import { type GracePeriodCookie, READER_TABLE_SIZE, ReaderTable } from './grace-period.js';
+import { COUNTER_OFFSET, type GracePeriodCookie, MAX_READERS, ONLINE_OFFSET, READER_SLOT_SIZE, READER_TABLE_SIZE, ReaderTable } from './grace-period.js';
 import { POKE_SIZE, pokeInstruction } from './poke-insn.js';
 import { RegionAllocator } from './region-allocator.js';
 import { type RegionLease, RegionMemory } from './region-memory.js';
 import { TextExtents } from './text-extents.js';
-import type { AllocOptions, ArenaUsage, MemoryUsage, PokeResult, PokeType, Reader, Region, SyncOptions, SyncResult, TextArena, Word } from './types.js';
+import type {
+  AllocOptions,
+  ArenaUsage,
+  MemoryUsage,
+  PokeResult,
+  PokeType,
+  Reader,
+  ReaderTableInfo,
+  Region,
+  SyncOptions,
+  SyncResult,
+  TextArena,
+  Word,
+} from './types.js';
 
 const INT3 = 0xcc;
 /** Largest size any arena can have; larger requests are malformed (EINVAL), not just too big. */
@@ -73,6 +86,7 @@ export abstract class BaseArena implements TextArena {
   private textAlloc!: RegionAllocator;
   private dataAlloc!: RegionAllocator;
   private readers!: ReaderTable;
+  private readerTableInfo!: ReaderTableInfo;
   private readonly extents = new TextExtents();
   /** The regions handed out and not freed, by identity. */
   private readonly regions = new Map<Region, RegionState>();
@@ -89,6 +103,7 @@ export abstract class BaseArena implements TextArena {
     this.textAlloc = new RegionAllocator(memory.text.length);
     this.dataAlloc = new RegionAllocator(memory.data.length);
     const table = this.allocData(READER_TABLE_SIZE, { align: 64 });
+    this.readerTableInfo = Object.freeze({ address: table.address, slots: MAX_READERS, slotSize: READER_SLOT_SIZE, counterOffset: COUNTER_OFFSET, onlineOffset: ONLINE_OFFSET });
     const offset = Number(table.address - memory.dataBase);
     this.readers = new ReaderTable(
       memory.data.subarray(offset, offset + READER_TABLE_SIZE),
@@ -322,6 +337,11 @@ export abstract class BaseArena implements TextArena {
       throw new TextPokeError('EFAULT', `textPoke: target 0x${target.toString(16)} holds no written code (allocated text is int3 until written)`);
     }
     return offset;
+  }
+
+  get readerTable(): ReaderTableInfo {
+    this.check();
+    return this.readerTableInfo;
   }
 
   registerReader(name?: string): Reader {

@@ -277,6 +277,25 @@ describe.each(ARENAS)('TextArena contract: %s', (name, create) => {
     b.unregister();
   });
 
+  it.skipIf(skip)('the reader table: each reader\'s counter and online flag are a slot of it, as native code reads them', () => {
+    open();
+    const t = arena.readerTable;
+    expect([t.slots, t.slotSize, t.counterOffset, t.onlineOffset]).toEqual([64, 64, 0, 8]);
+    const a = arena.registerReader('a');
+    const b = arena.registerReader('b');
+    for (const r of [a, b]) {
+      const slot = Number(r.counterAddress - t.address - BigInt(t.counterOffset)) / t.slotSize;
+      expect(Number.isInteger(slot) && slot >= 0 && slot < t.slots).toBe(true);
+      expect(r.onlineAddress).toBe(r.counterAddress - BigInt(t.counterOffset) + BigInt(t.onlineOffset));
+    }
+    const online = (r: typeof a) => arena.read(r.onlineAddress, 8)[0];
+    expect(online(b)).toBe(1);
+    b.offline();
+    expect(online(b)).toBe(0);
+    a.unregister();
+    b.unregister();
+  });
+
   it.skipIf(skip)('machine code reports quiescent states with the emitter', async () => {
     open();
     const reader = arena.registerReader('jit-loop');

@@ -7,7 +7,7 @@
  * small x86-64 interpreter, anywhere) and {@link NativeArena} (real memory on x86-64 Linux).
  */
 export { TextPokeError, PokeMismatchError, SyncTimeoutError, type TextPokeErrorCode } from './errors.js';
-export type { AllocOptions, ArenaUsage, MemoryUsage, PokeResult, PokeType, Reader, Region, SyncOptions, SyncResult, TextArena, Word } from './types.js';
+export type { AllocOptions, ArenaUsage, MemoryUsage, PokeResult, PokeType, Reader, ReaderTableInfo, Region, SyncOptions, SyncResult, TextArena, Word } from './types.js';
 export { POKE_SIZE, pokeInstruction } from './poke-insn.js';
 export { type GracePeriodCookie, MAX_READERS, READER_SLOT_SIZE } from './grace-period.js';
 export { emitQuiescentState } from './quiescent-emitter.js';

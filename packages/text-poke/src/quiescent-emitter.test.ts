@@ -1,4 +1,4 @@
-import { CodeBuffer, inc, mov, qword } from '@bpf-dispatcher/x86';
+import { CodeBuffer, inc, mfence, mov, qword } from '@bpf-dispatcher/x86';
 import { describe, expect, it } from 'vitest';
 import { emitQuiescentState } from './quiescent-emitter.js';
 
@@ -9,10 +9,15 @@ const hex = (f: (b: CodeBuffer) => void) => {
 };
 
 describe('emitQuiescentState', () => {
-  it('(buf, counterReg): inc qword [counterReg], the bytes a hand-written poll loop used', () => {
-    expect(hex((b) => emitQuiescentState(b, 'rax'))).toBe('48ff00');
-    expect(hex((b) => emitQuiescentState(b, 'rax'))).toBe(hex((b) => inc(b, qword('rax', 0))));
-    expect(hex((b) => emitQuiescentState(b, 'r13'))).toBe('49ff4500');
+  it('(buf, counterReg): inc qword [counterReg], then a full fence (liburcu\'s cmm_smp_mb)', () => {
+    expect(hex((b) => emitQuiescentState(b, 'rax'))).toBe('48ff000faef0');
+    expect(hex((b) => emitQuiescentState(b, 'rax'))).toBe(
+      hex((b) => {
+        inc(b, qword('rax', 0));
+        mfence(b);
+      }),
+    );
+    expect(hex((b) => emitQuiescentState(b, 'r13'))).toBe('49ff45000faef0');
   });
 
   it('(buf, reader, scratch): loads the counter address first', () => {
@@ -21,6 +26,7 @@ describe('emitQuiescentState', () => {
       hex((b) => {
         mov(b, 'r11', 0x7000_0000n);
         inc(b, qword('r11'));
+        mfence(b);
       }),
     );
   });

@@ -1,4 +1,4 @@
-import { type CodeBuffer, GP64, type Gp64, inc, mov, qword } from '@bpf-dispatcher/x86';
+import { type CodeBuffer, GP64, type Gp64, inc, mfence, mov, qword } from '@bpf-dispatcher/x86';
 import { TextPokeError } from './errors.js';
 import { COUNTER_OFFSET } from './grace-period.js';
 import type { Reader } from './types.js';
@@ -25,10 +25,12 @@ function gp64(reg: unknown, what: string): Gp64 {
 
 /**
  * Emit the machine code by which a JIT'd loop reports a quiescent state (QSBR's
- * `rcu_quiescent_state()`): `inc qword [counterReg]`, where `counterReg` holds the reader's
- * `counterAddress` (e.g. the `reader_counter` argument of a poll loop). Place it where the
- * loop holds no reference to code that may be replaced — between poll batches. Flags are
- * clobbered.
+ * `rcu_quiescent_state()`): `inc qword [counterReg]; mfence`, where `counterReg` holds the
+ * reader's `counterAddress` (e.g. the `reader_counter` argument of a poll loop). Place it
+ * where the loop holds no reference to code or data that may be replaced — between poll
+ * batches. The fence keeps the loads that follow (new references) from being performed
+ * before the increment is visible, as liburcu's `cmm_smp_mb()` does: a reclaimer that sees
+ * the new count can rely on them seeing its unlinks. Flags are clobbered.
  *
  * The second form, `(buf, reader, scratch)`, first loads the reader's counter address into
  * `scratch` (`mov scratch, &counter`), then emits the same increment; it refuses a reader
@@ -41,10 +43,12 @@ export function emitQuiescentState(buf: CodeBuffer, reader: ReaderAddresses, scr
 export function emitQuiescentState(buf: CodeBuffer, regOrReader: Gp64 | ReaderAddresses, scratch?: Gp64): void {
   if (typeof regOrReader === 'string') {
     inc(buf, qword(gp64(regOrReader, 'emitQuiescentState'), COUNTER_OFFSET));
+    mfence(buf);
     return;
   }
   const counter = counterOf(regOrReader, 'emitQuiescentState');
   const reg = gp64(scratch, 'emitQuiescentState');
   mov(buf, reg, counter);
   inc(buf, qword(reg, COUNTER_OFFSET));
+  mfence(buf);
 }

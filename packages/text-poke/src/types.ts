@@ -68,6 +68,22 @@ export interface Reader {
   unregister(): void;
 }
 
+/**
+ * Where the readers' quiescent-state counters live, for machine code that checks a grace
+ * period itself (deferred reclamation on a hot path that cannot call back into JS): slot
+ * `i` is at `address + i * slotSize`; a reader is online while the u64 at `onlineOffset`
+ * is non-zero and passes a quiescent state by incrementing the u64 at `counterOffset`. A
+ * grace period that began with a snapshot of the counters has elapsed once every slot that
+ * is online shows a counter other than the snapshot's.
+ */
+export interface ReaderTableInfo {
+  readonly address: bigint;
+  readonly slots: number;
+  readonly slotSize: number;
+  readonly counterOffset: number;
+  readonly onlineOffset: number;
+}
+
 /** How much of one kind of arena memory (text or data) is allocated. */
 export interface MemoryUsage {
   /** Bytes the arena manages. */
@@ -187,6 +203,13 @@ export interface TextArena {
    * @throws SyncTimeoutError if one has not within the timeout.
    */
   synchronize(options?: SyncOptions): Promise<SyncResult>;
+
+  /**
+   * The reader table's location and layout, for native code that polls grace periods
+   * itself (see {@link ReaderTableInfo}).
+   * @throws TextPokeError DISPOSED after {@link dispose}.
+   */
+  readonly readerTable: ReaderTableInfo;
 
   /**
    * Begin a grace period without waiting for it (the kernel's `get_state_synchronize_rcu()`):

@@ -1,6 +1,7 @@
 import { I40eDevice, i40eXdpSetup } from '@bpf-dispatcher/i40e';
 import { NativeArena, SimulatedArena, type TextArena } from '@bpf-dispatcher/text-poke';
 import { type XdpProg, XdpAction, xdpCallUpdate, xdpConstant, xdpRxqInfo } from '@bpf-dispatcher/xdp-call';
+import { x86RxqInfo } from './x86-rxq-info.js';
 
 /** A benchmark case that processes packets through the i40e poll loop. */
 export interface PacketCase {
@@ -15,7 +16,14 @@ export interface PacketCase {
 }
 
 /** Which configuration: see {@link packetCase}. */
-export type PacketCaseKind = { kind: 'baseline' } | { kind: 'no-retpoline' } | { kind: 'dispatcher'; entries: number } | { kind: 'full' };
+export type PacketCaseKind = { kind: 'baseline' } | { kind: 'no-retpoline' } | { kind: 'dispatcher'; entries: number } | { kind: 'full' } | { kind: 'x86-rxq-info' };
+
+/** The program a case runs: the eBPF xdp_rxq_info from its C source, or the hand-written x86 one. */
+interface RxqProgram {
+  readonly prog: XdpProg;
+  counters(): { processed: bigint; issue: bigint };
+  resetCounters(): void;
+}
 
 const ARENA = { textSize: 1 << 20, dataSize: 8 << 20 };
 
@@ -26,7 +34,9 @@ const ARENA = { textSize: 1 << 20, dataSize: 8 << 20 };
  * - `no-retpoline`: the same as a plain `jmp rdx` (the ceiling without mitigation);
  * - `dispatcher` N: the traffic's program plus N-1 others in the dispatcher;
  * - `full`: 16 other programs installed first; the traffic's program finds no slot and is
- *   reached after walking the tree, through the retpoline fallback.
+ *   reached after walking the tree, through the retpoline fallback;
+ * - `x86-rxq-info`: `dispatcher` 1 with the hand-written x86 xdp_rxq_info instead of the
+ *   eBPF one (the JIT's cost per packet shows against it).
  */
 export async function packetCase(spec: PacketCaseKind): Promise<PacketCase> {
   const arena = new NativeArena(ARENA);
@@ -55,18 +65,25 @@ export function packetCaseName(spec: PacketCaseKind): string {
   return spec.kind === 'dispatcher' ? `dispatcher-${spec.entries}` : spec.kind;
 }
 
+/** The eBPF xdp_rxq_info with the counters interface of the cases. */
+function ebpfRxqInfo(arena: TextArena, ifindex: number): RxqProgram {
+  const prog = xdpRxqInfo(arena, { action: XdpAction.DROP, ifindex });
+  return { prog, counters: () => prog.counters(), resetCounters: () => prog.resetCounters() };
+}
+
 async function setupPacketCase(arena: TextArena, spec: PacketCaseKind) {
-  const withDispatcher = spec.kind === 'dispatcher' || spec.kind === 'full';
+  const withDispatcher = spec.kind === 'dispatcher' || spec.kind === 'full' || spec.kind === 'x86-rxq-info';
   const device = new I40eDevice(arena, { ringSize: arena.kind === 'native' ? 256 : 16, retpoline: spec.kind !== 'no-retpoline', dispatcher: withDispatcher });
   const eth0 = device.netdevs[0];
   if (eth0 === undefined) throw new Error('no netdev');
-  const prog = xdpRxqInfo(arena, { action: XdpAction.DROP, ifindex: eth0.ifindex });
+  const prog = spec.kind === 'x86-rxq-info' ? x86RxqInfo(arena, { action: XdpAction.DROP, ifindex: eth0.ifindex }) : ebpfRxqInfo(arena, eth0.ifindex);
   const others = spec.kind === 'dispatcher' ? spec.entries - 1 : spec.kind === 'full' ? 16 : 0;
   for (let i = 0; i < others; i++) await xdpCallUpdate(device.xdpCall, null, xdpConstant(arena, XdpAction.DROP, `other_${i}`));
-  await i40eXdpSetup(eth0, prog);
-  const slotted = device.xdpCall.dispatcher.entries().some((e) => e.prog === prog.bpfFunc);
-  if (slotted !== (spec.kind === 'dispatcher')) throw new Error(`${spec.kind}: the traffic's program is ${slotted ? '' : 'not '}in the dispatcher`);
-  return { device, prog, name: packetCaseName(spec), entries: spec.kind === 'dispatcher' ? spec.entries : spec.kind === 'full' ? 16 : null };
+  await i40eXdpSetup(eth0, prog.prog);
+  const slotted = device.xdpCall.dispatcher.entries().some((e) => e.prog === prog.prog.bpfFunc);
+  if (slotted !== (spec.kind === 'dispatcher' || spec.kind === 'x86-rxq-info')) throw new Error(`${spec.kind}: the traffic's program is ${slotted ? '' : 'not '}in the dispatcher`);
+  const entries = spec.kind === 'dispatcher' ? spec.entries : spec.kind === 'full' ? 16 : spec.kind === 'x86-rxq-info' ? 1 : null;
+  return { device, prog, name: packetCaseName(spec), entries };
 }
 
 /**
@@ -81,7 +98,7 @@ export async function instructionsPerPacket(spec: PacketCaseKind): Promise<numbe
     const { device } = await setupPacketCase(arena, spec);
     const steps = (packets: number) => {
       const { entry, args } = device.driverLoopCall(packets, { budget: 64 });
-      const regs = { rdi: args[0], rsi: args[1], rdx: args[2], rcx: args[3], r8: args[4] } as Record<string, bigint>;
+      const regs = { rdi: args[0], rsi: args[1], rdx: args[2], rcx: args[3], r8: args[4], r9: args[5] } as Record<string, bigint>;
       return arena.run(entry, regs, { maxSteps: 10_000_000 }).steps;
     };
     const a = steps(64);
@@ -99,16 +116,16 @@ export async function instructionsPerPacket(spec: PacketCaseKind): Promise<numbe
 export async function mixedCase(withDispatcher: boolean): Promise<PacketCase> {
   const arena = new NativeArena({ textSize: 1 << 20, dataSize: 32 << 20 });
   const device = new I40eDevice(arena, { ringSize: 64, netdevs: 16, dispatcher: withDispatcher });
-  const progs: XdpProg[] = [];
+  const progs: RxqProgram[] = [];
   for (const netdev of device.netdevs) {
-    const prog = xdpRxqInfo(arena, { action: XdpAction.DROP, ifindex: netdev.ifindex });
+    const prog = ebpfRxqInfo(arena, netdev.ifindex);
     progs.push(prog);
-    await i40eXdpSetup(netdev, prog);
+    await i40eXdpSetup(netdev, prog.prog);
   }
   if (withDispatcher && device.xdpCall.dispatcher.numProgs !== 16) throw new Error('mixed: expected 16 slotted programs');
   const name = withDispatcher ? 'mixed-dispatcher-16' : 'mixed-baseline';
   device.run(200_000, { budget: 16 });
-  for (const p of progs) (p as ReturnType<typeof xdpRxqInfo>).resetCounters();
+  for (const p of progs) p.resetCounters();
   for (const ring of device.rings) ring.resetCounters();
   return {
     name,
@@ -126,10 +143,10 @@ export async function mixedCase(withDispatcher: boolean): Promise<PacketCase> {
   };
 }
 
-function verifyDrops(name: string, device: I40eDevice, progs: readonly XdpProg[], expected: bigint): void {
+function verifyDrops(name: string, device: I40eDevice, progs: readonly RxqProgram[], expected: bigint): void {
   const totals = device.totals();
-  const processed = progs.reduce((sum, p) => sum + (p as ReturnType<typeof xdpRxqInfo>).counters().processed, 0n);
-  const issues = progs.reduce((sum, p) => sum + (p as ReturnType<typeof xdpRxqInfo>).counters().issue, 0n);
+  const processed = progs.reduce((sum, p) => sum + p.counters().processed, 0n);
+  const issues = progs.reduce((sum, p) => sum + p.counters().issue, 0n);
   if (totals.packets !== expected || totals.actions.DROP !== expected || processed !== expected || issues !== 0n || totals.errors !== 0n) {
     throw new Error(
       `${name}: expected ${expected} packets dropped by xdp_rxq_info; rings saw ${totals.packets} (${totals.actions.DROP} dropped), programs counted ${processed} (${issues} issues)`,

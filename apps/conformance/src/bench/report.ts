@@ -1,7 +1,9 @@
+import type { LoadResult } from './load-times.js';
+
 /** Results of one benchmark case. */
 export interface CaseResult {
   readonly case: string;
-  readonly group: 'packets' | 'mixed' | 'calls';
+  readonly group: 'packets' | 'mixed' | 'calls' | 'kernel';
   readonly entries: number | null;
   readonly runs: number;
   /** Packets (or calls) per run. */
@@ -14,6 +16,13 @@ export interface CaseResult {
   readonly pct_vs_baseline: number | null;
   /** Instructions per packet, counted on the simulated CPU (packet cases only). */
   readonly instructions_per_packet?: number | null;
+}
+
+/** The eBPF part of the report: load times of the program objects and the kernel's run of the same object. */
+export interface EbpfReport {
+  readonly loads: readonly LoadResult[];
+  /** `BPF_PROG_TEST_RUN` of xdp_rxq_info.bpf.o (wall time per run, and the kernel's own `duration`), or why it was skipped. */
+  readonly kernel: (CaseResult & { readonly kernel_reported_ns: number }) | { readonly skipped: string };
 }
 
 /** One target of the issue, evaluated. */
@@ -92,16 +101,52 @@ export function evaluateTargets(packets: readonly CaseResult[]): TargetResult[] 
   const spread = ((Math.max(...medians) - Math.min(...medians)) / Math.min(...medians)) * 100;
   const fullDelta = (full.mpps_median / base.mpps_median - 1) * 100;
   const toCeiling = dispatchers.map((d) => Math.abs(d.mpps_median / ceiling.mpps_median - 1) * 100);
+  const x86 = get('x86-rxq-info');
+  const one = get('dispatcher-1');
+  const jit =
+    x86 === undefined || one === undefined
+      ? []
+      : [
+          {
+            name: 'eBPF xdp_rxq_info vs hand-written x86',
+            target: '<= +10% ns/packet',
+            value: pct((one.ns_per_packet_median / x86.ns_per_packet_median - 1) * 100),
+            met: one.ns_per_packet_median <= x86.ns_per_packet_median * 1.1,
+          },
+        ];
   return [
     { name: 'dispatcher 1..16 vs baseline', target: '>= +40%', value: `+${Math.min(...gains).toFixed(0)}% .. +${Math.max(...gains).toFixed(0)}%`, met: Math.min(...gains) >= 40 },
     { name: 'spread across 1..16 entries', target: '<= 5%', value: `${spread.toFixed(1)}%`, met: spread <= 5 },
     { name: 'full vs baseline', target: 'within +-3%', value: pct(fullDelta), met: Math.abs(fullDelta) <= 3 },
     { name: 'dispatcher vs no-retpoline', target: 'within 5%', value: `worst ${Math.max(...toCeiling).toFixed(1)}%`, met: Math.max(...toCeiling) <= 5 },
+    ...jit,
   ];
 }
 
+/** The eBPF lines of the text report. */
+function ebpfText(packets: readonly CaseResult[], ebpf: EbpfReport | undefined): string[] {
+  if (ebpf === undefined) return [];
+  const lines = ['', 'eBPF: xdp_rxq_info compiled from C (bpf/xdp_rxq_info.bpf.c), verified and JIT-compiled'];
+  const one = packets.find((r) => r.case === 'dispatcher-1');
+  const x86 = packets.find((r) => r.case === 'x86-rxq-info');
+  if (one !== undefined && x86 !== undefined) {
+    lines.push(`  per packet through the i40e copy loop: eBPF ${f2(one.ns_per_packet_median)} ns (${insn(one)} insns), hand-written x86 ${f2(x86.ns_per_packet_median)} ns (${insn(x86)} insns)`);
+  }
+  if ('skipped' in ebpf.kernel) lines.push(`  kernel BPF_PROG_TEST_RUN: skipped (${ebpf.kernel.skipped})`);
+  else lines.push(`  kernel BPF_PROG_TEST_RUN of the same object: ${f2(ebpf.kernel.ns_per_packet_median)} ns per run (kernel's own duration ${ebpf.kernel.kernel_reported_ns} ns)`);
+  lines.push(`  load time (median of ${ebpf.loads[0]?.samples ?? 0}): object, programs, insns, parse + maps + verify + JIT = total ms`);
+  for (const l of ebpf.loads) {
+    if (l.error !== undefined) {
+      lines.push(`    ${l.object.padEnd(22)} did not load: ${l.error}`);
+      continue;
+    }
+    lines.push(`    ${l.object.padEnd(22)} ${String(l.programs).padStart(2)} ${String(l.insns).padStart(5)}   ${f2(l.parse_ms)} + ${f2(l.maps_ms)} + ${f2(l.verify_ms)} + ${f2(l.jit_ms)} = ${f2(l.total_ms)} ms (best ${f2(l.total_ms_best)})`);
+  }
+  return lines;
+}
+
 /** The plain-text report. */
-export function formatText(packets: readonly CaseResult[], mixed: readonly CaseResult[], calls: readonly CaseResult[], targets: readonly TargetResult[]): string {
+export function formatText(packets: readonly CaseResult[], mixed: readonly CaseResult[], calls: readonly CaseResult[], targets: readonly TargetResult[], ebpf?: EbpfReport): string {
   const lines: string[] = [];
   lines.push('64-byte UDP through the i40e copy-mode poll loop into xdp_rxq_info (XDP_DROP), one rx ring');
   lines.push(`${'case'.padEnd(20)} ${'Mpps'.padStart(7)} ${'min'.padStart(7)} ${'max'.padStart(7)} ${'ns/pkt'.padStart(7)} ${'insn/pkt'.padStart(8)} ${'vs base'.padStart(8)}   original`);
@@ -115,6 +160,7 @@ export function formatText(packets: readonly CaseResult[], mixed: readonly CaseR
   lines.push('');
   lines.push('call-only: ns per call (native loop, program returns at once)');
   for (const r of calls) lines.push(`${r.case.padEnd(20)} ${f2(r.ns_per_packet_median).padStart(7)} ns   ${pct(r.pct_vs_baseline)}`);
+  lines.push(...ebpfText(packets, ebpf));
   lines.push('');
   lines.push('targets');
   for (const t of targets) lines.push(`${t.met ? 'met   ' : 'MISSED'} ${t.name.padEnd(30)} ${t.value.padEnd(16)} (target ${t.target})`);
@@ -122,7 +168,31 @@ export function formatText(packets: readonly CaseResult[], mixed: readonly CaseR
 }
 
 /** The Markdown report (the table of the README). */
-export function formatMarkdown(packets: readonly CaseResult[], mixed: readonly CaseResult[], calls: readonly CaseResult[], targets: readonly TargetResult[], machine: string): string {
+export function formatMarkdown(
+  packets: readonly CaseResult[],
+  mixed: readonly CaseResult[],
+  calls: readonly CaseResult[],
+  targets: readonly TargetResult[],
+  machine: string,
+  ebpf?: EbpfReport,
+): string {
+  const kernel = ebpf === undefined ? [] : 'skipped' in ebpf.kernel ? [`Kernel \`BPF_PROG_TEST_RUN\` skipped: ${ebpf.kernel.skipped}.`, ''] : [
+    `The kernel's own \`BPF_PROG_TEST_RUN\` of the same \`xdp_rxq_info.bpf.o\` (repeat ${(ebpf.kernel.per_run).toLocaleString('en-US')}, through the kernel's XDP dispatcher), same run: ${f2(ebpf.kernel.ns_per_packet_median)} ns per run (${f2(ebpf.kernel.mpps_min)}–${f2(ebpf.kernel.mpps_max)} Mruns/s; the kernel's own duration ${ebpf.kernel.kernel_reported_ns} ns).`,
+    '',
+  ];
+  const loads =
+    ebpf === undefined
+      ? []
+      : [
+          `| object | programs | eBPF insns | parse ms | maps ms | verify ms | JIT ms | total ms (best) |`,
+          '|---|---:|---:|---:|---:|---:|---:|---:|',
+          ...ebpf.loads.map((l) =>
+            l.error !== undefined
+              ? `| ${l.object} | | | did not load: ${l.error} | | | | |`
+              : `| ${l.object} | ${l.programs} | ${l.insns} | ${f2(l.parse_ms)} | ${f2(l.maps_ms)} | ${f2(l.verify_ms)} | ${f2(l.jit_ms)} | ${f2(l.total_ms)} (${f2(l.total_ms_best)}) |`,
+          ),
+          '',
+        ];
   const rows = [...packets, ...mixed].map((r) => {
     const orig = ORIGINAL_MPPS[r.case];
     return `| ${r.case} | ${f1(r.mpps_median)} | ${f1(r.mpps_min)}–${f1(r.mpps_max)} | ${f2(r.ns_per_packet_median)} | ${insn(r)} | ${pct(r.pct_vs_baseline)} | ${orig === undefined ? '' : `${orig.toFixed(1)}${r.case === 'baseline' ? '' : ` (${pct((orig / 22.7 - 1) * 100)})`}`} |`;
@@ -138,6 +208,8 @@ export function formatMarkdown(packets: readonly CaseResult[], mixed: readonly C
     '|---|---:|---:|',
     ...calls.map((r) => `| ${r.case} | ${f2(r.ns_per_packet_median)} | ${pct(r.pct_vs_baseline)} |`),
     '',
+    ...kernel,
+    ...loads,
     '| target | value | goal | |',
     '|---|---|---|---|',
     ...targets.map((t) => `| ${t.name} | ${t.value} | ${t.target} | ${t.met ? 'met' : '**missed**'} |`),

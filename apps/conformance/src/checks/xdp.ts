@@ -27,13 +27,14 @@ export const xdpChecks: readonly Check[] = [
   },
   {
     id: 'i40e-flow',
-    title: 'i40e: shared slot, exact counters',
+    title: 'i40e: eBPF xdp_rxq_info (C), shared slot',
     run: async (arena, kind) => {
       const packets = kind === 'native' ? 1_000_000 : 64;
       const device = new I40eDevice(arena, { netdevs: 2, queues: 2, ringSize: 16 });
       const [eth0, eth1] = device.netdevs;
       if (eth0 === undefined || eth1 === undefined) throw new Error('netdevs missing');
       const rxq = xdpRxqInfo(arena, { action: XdpAction.DROP, ifindex: eth0.ifindex });
+      assert.equal(rxq.object.name, 'xdp_rxq_info.bpf.o', 'the program is the eBPF object compiled from bpf/xdp_rxq_info.bpf.c');
       await i40eXdpSetup(eth0, rxq);
       await i40eXdpSetup(eth1, rxq);
       assert.deepEqual(device.xdpCall.dispatcher.entries(), [{ prog: rxq.bpfFunc, users: 2 }], 'one slot shared by two netdevs');

@@ -10,7 +10,9 @@ import {
   packetCaseName,
 } from '../bench/packet-cases.js';
 import { pinToCpu } from '../bench/pin.js';
-import { type CaseResult, evaluateTargets, formatMarkdown, formatSvg, formatText, summarise, withBaseline } from '../bench/report.js';
+import { kernelRxqInfoCase } from '../bench/kernel-case.js';
+import { measureLoadTimes } from '../bench/load-times.js';
+import { type CaseResult, type EbpfReport, evaluateTargets, formatMarkdown, formatSvg, formatText, summarise, withBaseline } from '../bench/report.js';
 import { humanLog, usesStdout, writeOutput } from '../output.js';
 import { formatDuration, progressLine } from '../progress.js';
 
@@ -71,6 +73,7 @@ export async function bench(options: BenchOptions): Promise<number> {
   const specs: PacketCaseKind[] = [{ kind: 'baseline' }, { kind: 'no-retpoline' }];
   for (let n = 1; n <= 16; n++) specs.push({ kind: 'dispatcher', entries: n });
   specs.push({ kind: 'full' });
+  specs.push({ kind: 'x86-rxq-info' });
   const packetCases: PacketCase[] = [];
   const instructions = new Map<string, number>();
   for (const spec of specs) {
@@ -81,8 +84,13 @@ export async function bench(options: BenchOptions): Promise<number> {
   const callCases: CallCase[] = [await callCase('direct'), await callCase('indirect'), await callCase('retpoline')];
   for (let n = 1; n <= 16; n++) callCases.push(await callCase({ dispatcher: n }));
   callCases.push(await callCase('full'));
+  const kernel = kernelRxqInfoCase();
+  if ('skipped' in kernel) log(`kernel-test-run skipped: ${kernel.skipped}`);
+  const kernelCases = 'skipped' in kernel ? [] : [{ name: kernel.name, entries: null, run: (n: number) => kernel.run(n) }];
+  log('measuring load times…');
+  const loads = await measureLoadTimes(quick ? 5 : 20);
 
-  const total = runs * (packetCases.length + mixedCases.length + callCases.length);
+  const total = runs * (packetCases.length + mixedCases.length + callCases.length + kernelCases.length);
   const tick = progressBar(total, !usesStdout(options));
   let done = 0;
   const step = (base: number) => (d: number) => tick(base + d);
@@ -91,9 +99,12 @@ export async function bench(options: BenchOptions): Promise<number> {
   const mixedTimes = measure(mixedCases, runs, packets, step(done));
   done += runs * mixedCases.length;
   const callTimes = measure(callCases, runs, calls, step(done));
+  done += runs * callCases.length;
+  const kernelTimes = measure(kernelCases, runs, packets, step(done));
 
   // every packet must have been handled as it should: exact counters
   for (const c of [...packetCases, ...mixedCases]) c.verify(BigInt(runs * packets));
+  if (!('skipped' in kernel)) kernel.verify(BigInt(runs * packets));
 
   const results = (
     cases: readonly Runnable[],
@@ -112,22 +123,29 @@ export async function bench(options: BenchOptions): Promise<number> {
   }));
   const mixedResults = results(mixedCases, mixedTimes, 'mixed', packets, 'mixed-baseline');
   const callResults = results(callCases, callTimes, 'calls', calls, 'call-retpoline');
+  const kernelResults = results(kernelCases, kernelTimes, 'kernel', packets, '');
+  const ebpf: EbpfReport = {
+    loads,
+    kernel: 'skipped' in kernel ? { skipped: kernel.skipped } : { ...(kernelResults[0] as CaseResult), kernel_reported_ns: kernel.lastKernelNs() },
+  };
   const targets = evaluateTargets(packetResults);
 
   log('');
-  log(formatText(packetResults, mixedResults, callResults, targets));
+  log(formatText(packetResults, mixedResults, callResults, targets, ebpf));
   const machineText = `${info.cpu} (${info.cores} cores), Linux, Node ${info.node}`;
   const doc = {
     date: new Date().toISOString(),
     quick,
     pinnedCpu: cpu,
     machine: info,
-    cases: [...packetResults, ...mixedResults, ...callResults].map((r) => ({ ...r, machine: machineText })),
+    cases: [...packetResults, ...mixedResults, ...callResults, ...kernelResults].map((r) => ({ ...r, machine: machineText })),
     targets,
+    ebpf,
   };
   writeOutput(options.json, `${JSON.stringify(doc, null, 2)}\n`);
-  writeOutput(options.markdown, formatMarkdown(packetResults, mixedResults, callResults, targets, machineText));
+  writeOutput(options.markdown, formatMarkdown(packetResults, mixedResults, callResults, targets, machineText, ebpf));
   writeOutput(options.svg, formatSvg(packetResults));
   for (const c of [...packetCases, ...mixedCases, ...callCases]) await c.dispose();
+  if (!('skipped' in kernel)) kernel.dispose();
   return 0;
 }

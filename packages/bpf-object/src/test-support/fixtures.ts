@@ -10,6 +10,7 @@ export const FIXTURES = Object.freeze([
   'legacy-maps',
   'global-data',
   'subprograms',
+  'load-errors',
   'kconfig',
   'core',
   'kfunc',

@@ -25,7 +25,7 @@ export function emitCall(ctx: JitContext, x: Insn, i: number): void {
   const map = fd === undefined || fd < 0 ? undefined : ctx.env.maps.get(fd);
   if (map !== undefined) {
     if (x.imm === HELPER.map_lookup_elem && map.inlineLookup !== undefined && ctx.env.cpu !== undefined) {
-      emitInlineLookup(ctx, map.inlineLookup);
+      emitInlineLookup(ctx, map.inlineLookup, ctx.env.callSiteKeys.get(i));
       return;
     }
     const own = x.imm === HELPER.map_lookup_elem ? map.ops?.lookup : x.imm === HELPER.map_update_elem ? map.ops?.update : x.imm === HELPER.map_delete_elem ? map.ops?.delete : undefined;
@@ -45,10 +45,31 @@ const HELPER = Object.freeze({ map_lookup_elem: 1, map_update_elem: 2, map_delet
 /**
  * `r0 = bpf_map_lookup_elem(map, key)` on an array known at this call site, inlined (the
  * kernel's `array_map_gen_lookup`): the u32 index at [R2] checked against `max_entries`,
- * then the value's address (per-CPU arrays: of the CPU in r12), or NULL.
+ * then the value's address (per-CPU arrays: of the CPU in r12), or NULL. With a `key` the
+ * verifier proved constant on every path the address is computed from it (no load, no
+ * check).
  */
-function emitInlineLookup(ctx: JitContext, a: NonNullable<JitMapInfo['inlineLookup']>): void {
+function emitInlineLookup(ctx: JitContext, a: NonNullable<JitMapInfo['inlineLookup']>, key: bigint | undefined): void {
   const b = ctx.buf;
+  if (key !== undefined) {
+    const index = BigInt.asUintN(32, key);
+    if (index >= BigInt(a.maxEntries)) {
+      alu(b, 'xor', 'eax', 'eax');
+      return;
+    }
+    const address = BigInt.asIntN(64, a.values + index * BigInt(a.elemSize));
+    if (a.cpuStride === 0) {
+      mov(b, 'rax', address);
+      return;
+    }
+    imul(b, 'rax', 'r12', a.cpuStride);
+    if (address >= -0x8000_0000n && address <= 0x7fff_ffffn) alu(b, 'add', 'rax', Number(address), 'imm32');
+    else {
+      mov(b, 'r11', address);
+      alu(b, 'add', 'rax', 'r11');
+    }
+    return;
+  }
   const nul = b.newLabel();
   const done = b.newLabel();
   mov(b, 'eax', dword('rsi', 0));

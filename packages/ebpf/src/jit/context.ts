@@ -77,6 +77,10 @@ export interface JitEnv {
   readonly maps: ReadonlyMap<number, JitMapInfo>;
   /** Helper call slot → fd of the map the verifier proved it receives. */
   readonly callSiteMaps: ReadonlyMap<number, number>;
+  /** Helper call slot → the constant key every path passes. */
+  readonly callSiteKeys: ReadonlyMap<number, bigint>;
+  /** Conditional jump slot → whether it always (true) or never (false) jumps. */
+  readonly decidedBranches: ReadonlyMap<number, boolean>;
   /** Context load slot → where the runtime's context holds the field. */
   readonly ctxFields: ReadonlyMap<number, { readonly offset: number; readonly size: 4 | 8 }>;
   /** Where the CPU index comes from; undefined when the program calls no helper (r12 untouched). */
@@ -84,7 +88,7 @@ export interface JitEnv {
 }
 
 /** An environment with nothing beyond the instructions (no maps, context loads as they are, no CPU register). */
-export const EMPTY_ENV: JitEnv = Object.freeze({ maps: new Map(), callSiteMaps: new Map(), ctxFields: new Map(), cpu: undefined });
+export const EMPTY_ENV: JitEnv = Object.freeze({ maps: new Map(), callSiteMaps: new Map(), callSiteKeys: new Map(), decidedBranches: new Map(), ctxFields: new Map(), cpu: undefined });
 
 /** The state of one translation: the code buffer, a label per jump target, the frames. */
 export class JitContext {

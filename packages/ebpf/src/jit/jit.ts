@@ -4,9 +4,9 @@
  * labels instead of the kernel's size-converging passes.
  */
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
-import { type Address, BpfDispatcherError } from '@bpf-dispatcher/x86';
+import { type Address, BpfDispatcherError, alu } from '@bpf-dispatcher/x86';
 import { EbpfError } from '../errors.js';
-import { BPF_CLASS, BPF_JMP_OP, BPF_MODE, type Insn } from '../insn.js';
+import { BPF_ALU_OP, BPF_CLASS, BPF_JMP_OP, BPF_MODE, BPF_SIZE, BPF_SRC, type Insn } from '../insn.js';
 import type { ProgramType, VerifiedProgram, VerifyOptions, XdpMdField } from '../verifier/types.js';
 import { isVerifiedProgram, verify } from '../verifier/verify.js';
 import { emitAlu } from './alu.js';
@@ -17,7 +17,8 @@ import { type CpuSource, EMPTY_ENV, JitContext, type JitEnv, type JitMapInfo } f
 import { JitError } from './errors.js';
 import { emitEpilogue, emitPrologue, MAX_BPF_STACK } from './frame.js';
 import { emitJump } from './jumps.js';
-import { emitLddw, emitLoad, emitStoreImm, emitStoreReg } from './memory.js';
+import { liveness } from './liveness.js';
+import { emitLddw, emitLoad, emitStoreImm, emitStoreReg, memOperand } from './memory.js';
 
 /** Helper addresses by helper id: a Map or a plain object. */
 export type HelperTable = ReadonlyMap<number, Address> | Readonly<Record<number, Address>>;
@@ -72,7 +73,11 @@ export interface JitOptions {
   readonly cpus?: number;
 }
 
-/** Where a runtime keeps the `xdp_md` fields and the CPU index in the buffer programs get as context. */
+/**
+ * Where a runtime keeps the `xdp_md` fields and the CPU index in the buffer programs get as
+ * context. The packet pointers (`data`, `data_end`, `data_meta`) are 8 bytes wide, the
+ * scalars 4 (what the verifier proved of them); another width is EINVAL.
+ */
 export interface JitContextLayout {
   readonly fields: Readonly<Partial<Record<XdpMdField, { readonly offset: number; readonly size: 4 | 8 }>>>;
   readonly cpuOffset?: number;
@@ -125,9 +130,8 @@ const ADDRESS = (v: unknown) => typeof v === 'bigint' && v >= 0n && v < 1n << 64
 /** Check the maps option against what the program was verified with. @throws EbpfError EINVAL. */
 function checkMaps(verified: VerifiedProgram, maps: unknown): Map<number, JitMapInfo> {
   const out = new Map<number, JitMapInfo>();
-  if (maps === undefined) return out;
-  if (!(maps instanceof Map)) throw new EbpfError('EINVAL', 'jit: options.maps must be a Map from fd to map info');
-  for (const [fd, info] of maps as Map<unknown, unknown>) {
+  if (maps !== undefined && !(maps instanceof Map)) throw new EbpfError('EINVAL', 'jit: options.maps must be a Map from fd to map info');
+  for (const [fd, info] of (maps ?? new Map()) as Map<unknown, unknown>) {
     const known = verified.maps.find((m) => m.fd === fd);
     if (known === undefined) continue; // not used by this program
     const m = info as Partial<JitMapInfo> | null;
@@ -151,7 +155,9 @@ function checkMaps(verified: VerifiedProgram, maps: unknown): Map<number, JitMap
           Number.isInteger(inline.cpuStride) &&
           inline.cpuStride >= 0 &&
           inline.cpuStride <= 0x7fff_ffff &&
-          known.keySize === 4));
+          known.keySize === 4 &&
+          // the verifier let constant-key lookups below its max_entries go without a NULL check
+          (known.arrayMaxEntries === undefined || inline.maxEntries === known.arrayMaxEntries)));
     if (!ok) throw new EbpfError('EINVAL', `jit: options.maps entry for fd ${String(fd)} is not { address, directValue?, ops?, inlineLookup? } matching the verified map`);
     out.set(fd as number, m as JitMapInfo);
   }
@@ -178,18 +184,22 @@ function jitEnv(verified: VerifiedProgram, options: JitOptions): JitEnv {
       for (const load of verified.ctxLoads) {
         const f = layout.fields[load.field];
         if (f === undefined) throw new EbpfError('EINVAL', `jit: options.context has no layout for xdp_md.${load.field}`);
-        if (!offsetOk(f.offset) || (f.size !== 4 && f.size !== 8)) throw new EbpfError('EINVAL', `jit: options.context.fields.${load.field} must be { offset, size: 4 | 8 }`);
+        // pointers (data, data_end, data_meta) are 64-bit; scalars 32-bit, as the verifier proved them
+        const size = load.result === 'scalar' ? 4 : 8;
+        if (!offsetOk(f.offset) || f.size !== size) throw new EbpfError('EINVAL', `jit: options.context.fields.${load.field} must be { offset, size: ${size} }`);
         ctxFields.set(load.insnIndex, { offset: f.offset, size: f.size });
       }
       cpuOffset = layout.cpuOffset;
     }
   }
   const callSiteMaps = new Map(verified.callSiteMaps.map(({ insnIndex, fd }) => [insnIndex, fd]));
+  const callSiteKeys = new Map(verified.callSiteKeys.map(({ insnIndex, key }) => [insnIndex, key]));
+  const decidedBranches = new Map(verified.decidedBranches.map(({ insnIndex, taken }) => [insnIndex, taken]));
   const callsHelpers = verified.helperIds.length > 0;
   // The runtime ABI (r12 = CPU index) applies when the caller names a CPU count (a runtime's jit options).
   const runtimeAbi = options.cpus !== undefined && callsHelpers;
   const cpu: CpuSource | undefined = !runtimeAbi ? undefined : cpuOffset !== undefined ? { kind: 'ctx', offset: cpuOffset, cpus } : { kind: 'zero' };
-  return { maps, callSiteMaps, ctxFields, cpu };
+  return { maps, callSiteMaps, callSiteKeys, decidedBranches, ctxFields, cpu };
 }
 
 function isArena(value: unknown): value is TextArena {
@@ -231,6 +241,7 @@ export function emitProgram(
 ): JitContext {
   const ctx = new JitContext(analysis, helpers, 64 + analysis.insns.length * 12, shortForward, env);
   const insns = analysis.insns;
+  const live = liveness(analysis, { callUses: (i) => helperCallUses(env, insns[i] as Insn, i) });
   analysis.subprogs.forEach((sp, k) => {
     ctx.subprog = sp;
     ctx.epilogue = ctx.buf.newLabel();
@@ -239,6 +250,16 @@ export function emitProgram(
     for (let i = sp.start; i < sp.end; i++) {
       const x = insns[i] as Insn;
       ctx.bindInsn(i);
+      if (live.dead[i] === 1) {
+        if (x.code === (BPF_CLASS.LD | 0x18)) i++;
+        continue; // its result is never read: no code
+      }
+      if (i + 2 < sp.end && emitFusedIncrement(ctx, insns, i, live.liveOut)) {
+        ctx.bindInsn(i + 1);
+        ctx.bindInsn(i + 2);
+        i += 2;
+        continue;
+      }
       try {
         emitInsn(ctx, x, i);
       } catch (error) {
@@ -251,6 +272,46 @@ export function emitProgram(
     emitEpilogue(ctx, sp, k === 0);
   });
   return ctx;
+}
+
+/** Registers a helper call at slot `i` reads, given what the JIT does with it (see liveness.ts). */
+function helperCallUses(env: JitEnv, x: Insn, i: number): number {
+  const args = 0b111110;
+  if (x.src !== 0 || env.cpu === undefined) return args;
+  if (x.imm === 8) return 0; // get_smp_processor_id: mov eax, r12d
+  if (x.imm !== 1) return args;
+  const fd = env.callSiteMaps.get(i);
+  const map = fd === undefined || fd < 0 ? undefined : env.maps.get(fd);
+  if (map?.inlineLookup === undefined) return args;
+  return env.callSiteKeys.has(i) ? 0 : 1 << 2; // a folded lookup reads nothing, an inlined one the key pointer
+}
+
+/**
+ * `rX = *(size *)(p + off); rX += imm; *(size *)(p + off) = rX` with rX read by nobody
+ * afterwards, and no jump into the middle: one `add size [p + off], imm` (what clang emits
+ * for `counter++` in a map value). Returns false when the three slots are not that.
+ */
+function emitFusedIncrement(ctx: JitContext, insns: readonly Insn[], i: number, liveOut: Uint16Array): boolean {
+  const load = insns[i] as Insn;
+  const add = insns[i + 1] as Insn;
+  const store = insns[i + 2] as Insn;
+  if ((load.code & 0x07) !== BPF_CLASS.LDX || (load.code & 0xe0) !== BPF_MODE.MEM) return false;
+  if (ctx.env.ctxFields.has(i)) return false;
+  const size = load.code & 0x18;
+  const t = load.dst;
+  const p = load.src;
+  if (t === p) return false;
+  if (add.code !== (BPF_CLASS.ALU64 | BPF_ALU_OP.ADD | BPF_SRC.K) && add.code !== (BPF_CLASS.ALU | BPF_ALU_OP.ADD | BPF_SRC.K)) return false;
+  if (add.dst !== t || add.off !== 0) return false;
+  // a 32-bit add zero-extends: equal to adding in memory only for stores of 32 bits or less
+  if ((add.code & 0x07) === BPF_CLASS.ALU && size === BPF_SIZE.DW) return false;
+  if (store.code !== (BPF_CLASS.STX | BPF_MODE.MEM | size) || store.dst !== p || store.src !== t || store.off !== load.off) return false;
+  if (ctx.analysis.isTarget[i + 1] === 1 || ctx.analysis.isTarget[i + 2] === 1) return false;
+  if (((liveOut[i + 2] as number) & (1 << t)) !== 0) return false;
+  const bits = size === BPF_SIZE.DW ? 64 : size === BPF_SIZE.W ? 32 : size === BPF_SIZE.H ? 16 : 8;
+  const imm = bits === 8 ? add.imm & 0xff : bits === 16 ? add.imm & 0xffff : add.imm;
+  alu(ctx.buf, 'add', memOperand(p, load.off, bits), imm);
+  return true;
 }
 
 /**
@@ -310,7 +371,7 @@ function emitInsn(ctx: JitContext, x: Insn, i: number): void {
  * verifier's stack depths size the frames; if it found that the program may read stack it
  * never wrote (`readsUninitStack`), every frame is zeroed in its prologue. The structural
  * checks (known opcodes, fields, jumps within their subprogram, no recursion, at most 8
- * frames, every helper id given an address) run as well, as a second line of defence.
+ * frames, every helper a call goes to given an address) run as well, as a second line of defence.
  *
  * @throws VerifierError (code VERIFY) if the verifier refuses the raw instructions.
  * @throws EbpfError EINVAL for raw instructions without `options.progType`, an object that
@@ -338,11 +399,9 @@ export function jit(arena: TextArena, program: readonly Insn[] | VerifiedProgram
   }
   const env = jitEnv(verified, options);
   const analysis = analyze(verified.insns, new Set(env.maps.keys()));
+  // A helper call that is not inlined or turned into a call of a map's own function needs
+  // the helper's address: emitCall refuses it (JitError at that slot).
   const helpers = helperMap(options.helpers);
-  for (const id of analysis.helperIds) {
-    const inlined = id === 8 && env.cpu !== undefined;
-    if (!inlined && !helpers.has(id)) throw new JitError(-1, `helper ${id} has no address (pass it in options.helpers)`);
-  }
   const depths = stackDepths(analysis, verified, minimum);
   const { ctx, code } = emitAndFinish(analysis, helpers, depths, verified.readsUninitStack, env);
   const region = arena.alloc(Math.max(code.length, 1), 16);

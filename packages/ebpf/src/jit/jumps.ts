@@ -33,6 +33,12 @@ export function emitJump(ctx: JitContext, x: Insn, i: number): void {
     if (target !== i + 1) ctx.jumpTo(null, ctx.labelAt(target), target);
     return;
   }
+  const decided = ctx.env.decidedBranches.get(i);
+  if (decided === false) return; // never taken on any path: no code (the kernel hard-wires it too)
+  if (decided === true) {
+    if (target !== i + 1) ctx.jumpTo(null, ctx.labelAt(target), target);
+    return;
+  }
   const bits = (x.code & 0x07) === BPF_CLASS.JMP32 ? 32 : 64;
   const dst = bpfReg(x.dst, bits);
   const isX = (x.code & BPF_SRC.X) !== 0;

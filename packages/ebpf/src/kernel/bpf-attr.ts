@@ -10,9 +10,11 @@ export const BPF_CMD = Object.freeze({
   MAP_LOOKUP_ELEM: 1,
   MAP_UPDATE_ELEM: 2,
   MAP_DELETE_ELEM: 3,
+  MAP_GET_NEXT_KEY: 4,
   PROG_LOAD: 5,
   PROG_TEST_RUN: 10,
   OBJ_GET_INFO_BY_FD: 15,
+  MAP_FREEZE: 22,
 } as const);
 
 /** `enum bpf_prog_type`, by the lower-case name without the `BPF_PROG_TYPE_` prefix. */
@@ -86,6 +88,12 @@ export const MAP_CREATE = Object.freeze({
 
 /** Anonymous struct of `BPF_MAP_*_ELEM`. */
 export const MAP_ELEM = Object.freeze({ map_fd: 0, key: 8, value: 16, flags: 24 } as const);
+
+/** The same struct as `BPF_MAP_GET_NEXT_KEY` reads it (`next_key` shares `value`'s slot). */
+export const MAP_NEXT_KEY = Object.freeze({ map_fd: 0, key: 8, next_key: 16 } as const);
+
+/** `BPF_MAP_FREEZE` reads only `map_fd`. */
+export const MAP_FREEZE = Object.freeze({ map_fd: 0 } as const);
 
 /** Anonymous struct of `BPF_PROG_LOAD`. */
 export const PROG_LOAD = Object.freeze({

@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { EbpfError } from '../errors.js';
-import { BPF_CMD, BPF_MAP_TYPE, BPF_OBJ_NAME_LEN, BPF_UPDATE, type KernelMapType, MAP_CREATE, MAP_ELEM } from './bpf-attr.js';
+import {
+  BPF_CMD,
+  BPF_MAP_TYPE,
+  BPF_OBJ_NAME_LEN,
+  BPF_UPDATE,
+  type KernelMapType,
+  MAP_CREATE,
+  MAP_ELEM,
+  MAP_FREEZE,
+  MAP_NEXT_KEY,
+} from './bpf-attr.js';
 import { KernelError } from './kernel-error.js';
 import { KernelFd } from './kernel-fd.js';
 import { bpfCall } from './native.js';
@@ -55,6 +65,7 @@ export function possibleCpuCount(): number {
 export class KernelMap extends KernelFd {
   /** Bytes of a value as `lookup`/`update` exchange it. */
   readonly userValueSize: number;
+  #frozen = false;
 
   /** @internal */
   constructor(
@@ -142,6 +153,83 @@ export class KernelMap extends KernelFd {
       throw error;
     }
     return true;
+  }
+
+  /**
+   * `BPF_MAP_GET_NEXT_KEY`: the key after `key`, or the first key when `key` is omitted
+   * (for a hash map, also when `key` is not in the map); `undefined` after the last key
+   * (ENOENT). Queue and stack maps have no keys (the kernel refuses with EINVAL).
+   * @throws EbpfError EINVAL for a key of the wrong size or a closed map; KernelError for other errnos.
+   */
+  nextKey(key?: Uint8Array): Uint8Array | undefined {
+    if (key !== undefined) this.checkKey(key);
+    const fd = this.fd;
+    let out: Uint8Array | undefined;
+    try {
+      bpfCall(
+        'BPF_MAP_GET_NEXT_KEY',
+        BPF_CMD.MAP_GET_NEXT_KEY,
+        (attr, scratch) => {
+          const next = scratch.alloc(this.keySize);
+          attr.setUint32(MAP_NEXT_KEY.map_fd, fd, true);
+          if (key !== undefined) attr.setBigUint64(MAP_NEXT_KEY.key, scratch.copy(key).address, true);
+          attr.setBigUint64(MAP_NEXT_KEY.next_key, next.address, true);
+          out = next.bytes;
+        },
+        {
+          after: (_attr, ret) => {
+            out = ret >= 0 && out !== undefined ? out.slice() : undefined;
+          },
+        },
+      );
+    } catch (error) {
+      if (error instanceof KernelError && error.errnoName === 'ENOENT') return undefined;
+      throw error;
+    }
+    return out;
+  }
+
+  /**
+   * Every key, walked with {@link nextKey} from the first (what `bpftool map dump` does):
+   * a snapshot in the kernel's order (index order for arrays, bucket order for hashes).
+   * A hash map changed meanwhile may make the kernel restart the walk; keys are returned
+   * once each, and the walk stops after `maxEntries` distinct keys.
+   * @throws EbpfError EINVAL for a closed map; KernelError for other errnos.
+   */
+  keys(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const seen = new Set<string>();
+    // bounded: a walk that restarts (a concurrent delete) can revisit keys, at most maxEntries of them are distinct
+    let steps = 0;
+    const limit = 2 * this.maxEntries + 2;
+    for (let key = this.nextKey(); key !== undefined && steps < limit; key = this.nextKey(key), steps++) {
+      const id = Buffer.from(key).toString('hex');
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push(key);
+      if (out.length >= this.maxEntries) break;
+    }
+    return out;
+  }
+
+  /**
+   * `BPF_MAP_FREEZE`: from now on user space may no longer change the map (updates and
+   * deletes from `bpf()` fail with EPERM); programs still may unless the map was created
+   * with `BPF_F_RDONLY_PROG` (then the verifier can treat its contents as constants, as
+   * libbpf arranges for `.rodata`). Freezing twice is refused by the kernel (EPERM on 6.18: a frozen map is no longer writable).
+   * @throws EbpfError EINVAL for a closed map; KernelError (EPERM when already frozen, EBUSY while writably mmapped, ...).
+   */
+  freeze(): void {
+    const fd = this.fd;
+    bpfCall('BPF_MAP_FREEZE', BPF_CMD.MAP_FREEZE, (attr) => {
+      attr.setUint32(MAP_FREEZE.map_fd, fd, true);
+    });
+    this.#frozen = true;
+  }
+
+  /** True once {@link freeze} succeeded. */
+  get frozen(): boolean {
+    return this.#frozen;
   }
 
   private checkKey(key: Uint8Array): void {

@@ -168,6 +168,65 @@ describeKernel('bpf(2) through koffi', () => {
       expect(back?.subarray(cpu * 8, cpu * 8 + 4)).toEqual(value.subarray(cpu * 8, cpu * 8 + 4));
   });
 
+  it('walks the keys of an array with nextKey/keys: index order, undefined after the last', () => {
+    using map = kernelMapCreate({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 3 });
+    const k = (i: number) => new Uint8Array([i, 0, 0, 0]);
+    expect(map.nextKey()).toEqual(k(0));
+    expect(map.nextKey(k(0))).toEqual(k(1));
+    expect(map.nextKey(k(2))).toBeUndefined();
+    expect(map.nextKey(k(7))).toEqual(k(0)); // an index past the end restarts, as the kernel does
+    expect(map.keys()).toEqual([k(0), k(1), k(2)]);
+    expect(() => map.nextKey(new Uint8Array(2))).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('walks the keys of a hash map: none when empty, each key once, the first for an absent key', () => {
+    using map = kernelMapCreate({ type: 'hash', keySize: 8, valueSize: 4, maxEntries: 16 });
+    expect(map.nextKey()).toBeUndefined();
+    expect(map.keys()).toEqual([]);
+    const wanted = [3n, 17n, 0xffff_ffff_0000n, 42n, 9n];
+    for (const [i, v] of wanted.entries()) map.update(u64(v), new Uint8Array([i, 0, 0, 0]));
+    const keys = map.keys();
+    const asBig = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
+    expect(keys.map(asBig).sort((a, b) => (a < b ? -1 : 1))).toEqual([...wanted].sort((a, b) => (a < b ? -1 : 1)));
+    expect(map.nextKey(u64(1234n))).toEqual(keys[0]);
+    expect(map.nextKey(keys[keys.length - 1])).toBeUndefined();
+    map.delete(u64(17n));
+    expect(map.keys()).toHaveLength(4);
+  });
+
+  it('per-CPU hash maps iterate like hashes', () => {
+    using map = kernelMapCreate({ type: 'percpu_hash', keySize: 4, valueSize: 8, maxEntries: 4 });
+    map.update(key0, new Uint8Array(map.userValueSize));
+    expect(map.keys()).toEqual([key0]);
+  });
+
+  it('freeze(): user space can no longer write, reads still work; a second freeze is refused', () => {
+    using map = kernelMapCreate({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, flags: 0x80, name: 'oracle_ro' });
+    map.update(key0, u64(77n));
+    expect(map.frozen).toBe(false);
+    map.freeze();
+    expect(map.frozen).toBe(true);
+    expect(map.lookup(key0)).toEqual(u64(77n));
+    expect(() => map.update(key0, u64(1n))).toThrow(expect.objectContaining({ code: 'KERNEL', errnoName: 'EPERM' }));
+    expect(() => map.freeze()).toThrow(expect.objectContaining({ code: 'KERNEL', errnoName: 'EPERM' })); // frozen: no longer writable from user space
+    map.close();
+    expect(() => map.freeze()).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => map.nextKey()).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('a program cannot write a BPF_F_RDONLY_PROG map (the verifier refuses the store)', () => {
+    using map = kernelMapCreate({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, flags: 0x80 });
+    // r0 = map value address (BPF_PSEUDO_MAP_VALUE), *(u64 *)(r0 + 0) = 1
+    const prog: Insn[] = [
+      { code: 0x18, dst: 1, src: 2, off: 0, imm: map.fd },
+      { code: 0, dst: 0, src: 0, off: 0, imm: 0 },
+      { code: 0x7a, dst: 1, src: 0, off: 0, imm: 1 },
+      mov(0, 2),
+      exit,
+    ];
+    expect(() => kernelProgLoad(prog, { progType: 'xdp' })).toThrow(expect.objectContaining({ code: 'KERNEL', errnoName: 'EACCES' }));
+  });
+
   it('reads the JIT image and the translated instructions', async () => {
     using prog = kernelProgLoad([mov(0, 2), exit], { progType: 'xdp' });
     const info = kernelProgInfo(prog);

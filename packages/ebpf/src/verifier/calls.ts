@@ -7,12 +7,16 @@ import type { Insn } from '../insn.js';
 import { MAX_CALL_FRAMES } from './cfg.js';
 import type { Env } from './env.js';
 import { helperName } from './helpers.js';
-import { helperMemAccess } from './memory-access.js';
+import { helperMemAccess, stackConstant } from './memory-access.js';
 import { helperAllowed } from './program-types.js';
 import { type Frame, NOT_INIT, type Reg, UNKNOWN_REG, mapAllRegs, newFrame, ptrReg, scalarReg } from './reg-state.js';
-import { UNKNOWN32 } from './scalar.js';
+import { UNKNOWN32, isConst } from './scalar.js';
 import type { MapDescriptor } from './types.js';
 import { reject } from './types.js';
+
+/** Kernel ids of the helpers that write into the map they are given. */
+const MAP_UPDATE_ELEM = 2;
+const MAP_DELETE_ELEM = 3;
 
 /** `call imm` with pseudo source 0: a helper. */
 export function doHelperCall(env: Env, insn: Insn): void {
@@ -22,6 +26,7 @@ export function doHelperCall(env: Env, insn: Insn): void {
   if (spec === undefined || !helperAllowed(env.progType, spec)) reject(pc, `unknown func ${helperName(id)}#${id}`);
   env.helperIds.add(id);
   let map: { fd: number; desc: MapDescriptor } | undefined;
+  let key: bigint | undefined;
   spec.args.forEach((kind, i) => {
     const regNo = i + 1;
     const r = env.read(regNo);
@@ -32,6 +37,8 @@ export function doHelperCall(env: Env, insn: Insn): void {
         if (r.type !== 'map_ptr') reject(pc, `R${regNo} type=${r.type} expected=map_ptr`);
         const desc = env.maps.get(r.ref);
         if (desc === undefined) reject(pc, `fd ${r.ref} is not pointing to valid bpf_map`);
+        // A read-only map (BPF_F_RDONLY_PROG) is not changed by its helpers either (the kernel's record_func_map).
+        if (desc.readonly === true && (id === MAP_UPDATE_ELEM || id === MAP_DELETE_ELEM)) reject(pc, 'write into map forbidden');
         map = { fd: r.ref, desc };
         const seen = env.callSiteMaps.get(pc);
         env.callSiteMaps.set(pc, seen === undefined || seen === r.ref ? r.ref : -1);
@@ -41,6 +48,11 @@ export function doHelperCall(env: Env, insn: Insn): void {
       case 'map_value': {
         if (map === undefined) reject(pc, `invalid map_ptr to access map->${kind === 'map_key' ? 'key' : 'value'}`);
         helperMemAccess(env, regNo, r, kind === 'map_key' ? map.desc.keySize : map.desc.valueSize);
+        if (kind === 'map_key') {
+          key = r.type === 'fp' && isConst(r.v) ? stackConstant(env.st.frames[r.ref] as Frame, r.off + Number(r.v.umin), map.desc.keySize) : undefined;
+          const seen = env.callSiteKeys.get(pc);
+          env.callSiteKeys.set(pc, key === undefined || (seen !== undefined && seen !== key) ? null : key);
+        }
         return;
       }
       default: // ctx
@@ -53,7 +65,9 @@ export function doHelperCall(env: Env, insn: Insn): void {
   switch (spec.ret) {
     case 'map_value_or_null': {
       if (map === undefined) reject(pc, `helper ${spec.name} returns a map value but takes no map`);
-      regs[0] = ptrReg('map_value_or_null', { id: ++env.idGen, ref: map.fd, size: map.desc.valueSize });
+      // An array lookup with a constant key below max_entries cannot fail (the kernel elides its NULL check too).
+      const found = key !== undefined && map.desc.arrayMaxEntries !== undefined && key < BigInt(map.desc.arrayMaxEntries);
+      regs[0] = ptrReg(found ? 'map_value' : 'map_value_or_null', { id: ++env.idGen, ref: map.fd, size: map.desc.valueSize });
       break;
     }
     case 'u32':

@@ -31,6 +31,10 @@ export class Env {
    * different maps (the kernel's `insn_aux_data.map_ptr_state`, "poisoned").
    */
   readonly callSiteMaps = new Map<number, number>();
+  /** Per map helper call: the constant key every path passes, or null when paths differ or it is not constant. */
+  readonly callSiteKeys = new Map<number, bigint | null>();
+  /** Per conditional jump: 1 = fell through on some path, 2 = jumped on some path. */
+  readonly branchSeen: Uint8Array;
   readsUninit = false;
   /** Per instruction: 0 no memory access seen, 1 through ctx, 2 through another pointer. */
   readonly accessKind: Uint8Array;
@@ -49,6 +53,7 @@ export class Env {
     this.subprogDepth = cfg.subprogStarts.map(() => 0);
     this.accessKind = new Uint8Array(insns.length);
     this.seen = new Uint8Array(insns.length);
+    this.branchSeen = new Uint8Array(insns.length);
   }
 
   /** The innermost frame. */

@@ -13,8 +13,9 @@
  * Outside loops, at a jump target that already holds PRUNE_STATES states, a new
  * uncovered state is joined with the last of them and exploration goes on with the join,
  * which bounds the work on programs with many branches at some cost in precision: the
- * first join keeps the union of scalar bounds, later ones widen scalars that still differ
- * to any value. Inside loops (`ControlFlow.inLoop`) states are never joined: each
+ * first join keeps the union of scalar bounds, later ones widen each scalar bound that
+ * grows to the next threshold (0, 2^k - 1, -2^k: a bound moves at most 65 times, and a
+ * small range such as a verdict 0..3 stays exact). Inside loops (`ControlFlow.inLoop`) states are never joined: each
  * iteration is explored with its exact state until the loop exits, a state repeats (an
  * infinite loop) or the budget of processed instructions runs out ("BPF program is too
  * complex"), the kernel's bounded loops (Linux 5.3+). There, as in the kernel, a new
@@ -208,6 +209,7 @@ export function explore(env: Env, maxProcessed: number): number {
             jmps++;
             const [fall, taken] = condJump(env, insn, cls === BPF_CLASS.JMP);
             const target = jumpTarget(insns, pc);
+            env.branchSeen[pc] = (env.branchSeen[pc] as number) | (fall !== null ? 1 : 0) | (taken !== null ? 2 : 0);
             if (fall !== null && taken !== null) {
               if (pending.length >= MAX_PENDING) reject(pc, 'BPF program is too complex');
               const other = cloneState(env.st);

@@ -166,11 +166,13 @@ function stackWrite(frame: Frame, at: number, size: number, value: Reg): void {
   if (idx < frame.stackLo) frame.stackLo = idx;
   if (size === 8) {
     frame.spills[slot] = value;
+    frame.narrow[slot] = undefined;
     frame.written[slot] = 0xff;
     return;
   }
   // A partial overwrite destroys a spilled register: its bytes become plain data.
   frame.spills[slot] = undefined;
+  frame.narrow[slot] = value.type === 'scalar' && isConst(value.v) ? { start: idx & 7, size, value: BigInt.asUintN(size * 8, value.v.umin), used: false } : undefined;
   frame.written[slot] = (frame.written[slot] as number) | (((1 << size) - 1) << (idx & 7));
 }
 
@@ -190,7 +192,32 @@ function stackRead(env: Env, frame: Frame, at: number, size: number, sx: boolean
   }
   const mask = ((1 << size) - 1) << (idx & 7);
   if (((frame.written[slot] as number) & mask) !== mask) env.readsUninit = true;
+  const narrow = frame.narrow[slot];
+  if (narrow !== undefined && narrow.start === (idx & 7) && narrow.size === size) {
+    narrow.used = true;
+    return scalarReg(known(sx ? BigInt.asIntN(size * 8, narrow.value) : narrow.value));
+  }
   return sizedUnknown(size, sx);
+}
+
+/**
+ * The constant `size` bytes at stack offset `at` of `frame` (a map key), if a store of a
+ * known scalar left them there: a spilled constant, or a narrow constant of exactly that
+ * size. Undefined when unknown.
+ */
+export function stackConstant(frame: Frame, at: number, size: number): bigint | undefined {
+  const idx = at + MAX_BPF_STACK;
+  const slot = idx >> 3;
+  if (size > 8 || (idx & 7) + size > 8) return undefined;
+  const spill = frame.spills[slot];
+  if (spill !== undefined) {
+    if (spill.type !== 'scalar' || !isConst(spill.v)) return undefined;
+    return BigInt.asUintN(size * 8, spill.v.umin >> BigInt((idx & 7) * 8));
+  }
+  const narrow = frame.narrow[slot];
+  if (narrow === undefined || narrow.start !== (idx & 7) || narrow.size !== size) return undefined;
+  narrow.used = true;
+  return narrow.value;
 }
 
 /**

@@ -4,7 +4,7 @@
  * one explored before (`states_equal`) and the join that widens states at a busy
  * instruction.
  */
-import { type Scalar, UNKNOWN, known, scalarContains, scalarJoin } from './scalar.js';
+import { type Scalar, UNKNOWN, known, make, scalarContains, scalarJoin } from './scalar.js';
 
 /**
  * Register types, named as the kernel's verifier log names them: `fp` is a pointer into a
@@ -86,12 +86,36 @@ export interface Frame {
   written: number[];
   /** Spilled registers by 8-byte slot (the kernel's STACK_SPILL): a full 8-byte store of a register. */
   spills: (Reg | undefined)[];
+  /**
+   * Narrow constants by 8-byte slot: a store of fewer than 8 bytes of a known scalar (the
+   * kernel's narrow spill of a constant), as long as nothing else wrote that slot since.
+   * What a map lookup's constant key is made of.
+   */
+  narrow: (NarrowConst | undefined)[];
   /** Index (in bytes from r10-512) of the lowest byte ever written (512: none). */
   stackLo: number;
   /** The call instruction that created this frame (-1 for the main program). */
   readonly callsite: number;
   /** Subprogram index. */
   readonly subprog: number;
+}
+
+/**
+ * A known constant of `size` bytes (1, 2 or 4) at byte `start` of a stack slot. `used` is
+ * set once a load or a map key read took the value (shared by every state copied from the
+ * store on): only then must a state that prunes another agree on it, so that constants no
+ * decision depended on do not multiply the states (the kernel's precision marking, reduced).
+ */
+export interface NarrowConst {
+  readonly start: number;
+  readonly size: number;
+  /** The stored bytes as an unsigned number. */
+  readonly value: bigint;
+  used: boolean;
+}
+
+function narrowEqual(a: NarrowConst | undefined, b: NarrowConst | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.start === b.start && a.size === b.size && a.value === b.value);
 }
 
 /** The state of one path: its frames, innermost last. */
@@ -107,6 +131,7 @@ export function newFrame(callsite: number, subprog: number): Frame {
     regs: new Array<Reg>(11).fill(NOT_INIT),
     written: new Array<number>(64).fill(0),
     spills: new Array(64).fill(undefined),
+    narrow: new Array(64).fill(undefined),
     stackLo: MAX_BPF_STACK,
     callsite,
     subprog,
@@ -120,6 +145,7 @@ export function cloneState(s: State): State {
       regs: f.regs.slice(),
       written: f.written.slice(),
       spills: f.spills.slice(),
+      narrow: f.narrow.slice(),
       stackLo: f.stackLo,
       callsite: f.callsite,
       subprog: f.subprog,
@@ -156,6 +182,8 @@ export function covers(old: State, cur: State): boolean {
     for (let slot = Math.min(fo.stackLo, fc.stackLo) >> 3; slot < 64; slot++) {
       // Bytes old had written must be written in cur (else cur may read uninitialised stack unseen).
       if (((fo.written[slot] as number) & ~(fc.written[slot] as number)) !== 0) return false;
+      // A constant old's continuation relied on must be the same in cur.
+      if (fo.narrow[slot]?.used === true && !narrowEqual(fo.narrow[slot], fc.narrow[slot])) return false;
       const so = fo.spills[slot];
       const sc = fc.spills[slot];
       if (so !== undefined) {
@@ -197,9 +225,10 @@ function regCovers(o: Reg, c: Reg, idmap: Map<number, number>): boolean {
 
 /**
  * A state covering both `a` and `b` (same frames and call sites required; else null):
- * scalars by the union of their bounds (`widen`: any value, where they differ), pointers
- * kept where they agree and made unreadable (not_init) where they do not, packet ranges
- * by the smaller one.
+ * scalars by the union of their bounds (`widen`: bounds that grow go out to the next
+ * threshold, see `widenScalar`), pointers kept where they agree (pointers into the same
+ * map value or memory at different offsets become one pointer with a variable offset)
+ * and made unreadable (not_init) where they do not, packet ranges by the smaller one.
  */
 export function joinStates(a: State, b: State, widen: boolean): State | null {
   if (a.frames.length !== b.frames.length) return null;
@@ -215,6 +244,7 @@ export function joinStates(a: State, b: State, widen: boolean): State | null {
     fo.stackLo = Math.min(fa.stackLo, fb.stackLo);
     for (let slot = fo.stackLo >> 3; slot < 64; slot++) {
       fo.written[slot] = (fa.written[slot] as number) & (fb.written[slot] as number);
+      if (!narrowEqual(fa.narrow[slot], fb.narrow[slot])) fo.narrow[slot] = undefined;
       const sa = fa.spills[slot];
       const sb = fb.spills[slot];
       if (sa === undefined && sb === undefined) continue;
@@ -246,11 +276,12 @@ function joinReg(a: Reg, b: Reg, idmap: IdBijection, widen: boolean): Reg {
   if (a.type !== b.type) return NOT_INIT;
   if (a.type === 'scalar') {
     if (a.v === b.v) return a;
-    return widen && !(a.v.umin === b.v.umin && a.v.umax === b.v.umax && a.v.smin === b.v.smin && a.v.smax === b.v.smax)
-      ? UNKNOWN_REG
-      : scalarReg(scalarJoin(a.v, b.v));
+    // widening (a ∇ b): a scalar whose bounds b does not extend keeps them
+    if (scalarContains(a.v, b.v)) return a;
+    return scalarReg(widen ? widenScalar(a.v, scalarJoin(a.v, b.v)) : scalarJoin(a.v, b.v));
   }
   if (a.type === 'not_init') return NOT_INIT;
+  if (a.off !== b.off && (a.type === 'map_value' || a.type === 'mem') && a.ref === b.ref && a.size === b.size) return joinOffsets(a, b, idmap);
   if (a.off !== b.off || a.ref !== b.ref || a.size !== b.size) return NOT_INIT;
   if (
     (a.type === 'pkt' || a.type === 'pkt_meta' || a.type === 'map_value' || a.type === 'map_value_or_null') &&
@@ -260,6 +291,44 @@ function joinReg(a: Reg, b: Reg, idmap: IdBijection, widen: boolean): Reg {
   }
   if (a === b) return a;
   return { ...a, v: scalarJoin(a.v, b.v), range: Math.min(a.range, b.range) };
+}
+
+/** 2^k - 1 for the smallest k with 2^k - 1 >= x (x >= 0). */
+function allOnes(x: bigint): bigint {
+  let m = 0n;
+  while (m < x) m = (m << 1n) | 1n;
+  return m;
+}
+
+/**
+ * Widening with thresholds: each bound of `hull` that moved past `old`'s goes out to the
+ * next threshold — minimums to 0 (or, signed and negative, to -2^k), maximums to 2^k - 1
+ * — so that a bound moves at most 65 times, while small ranges of small values (a
+ * verdict 0..3, an index 0..7) stay exact.
+ */
+function widenScalar(old: Scalar, hull: Scalar): Scalar {
+  const umin = hull.umin < old.umin ? 0n : old.umin;
+  const umax = hull.umax > old.umax ? allOnes(hull.umax) : old.umax;
+  const smin = hull.smin < old.smin ? (hull.smin >= 0n ? 0n : -allOnes(-hull.smin - 1n) - 1n) : old.smin;
+  const smax = hull.smax > old.smax ? (hull.smax < 0n ? -1n : allOnes(hull.smax)) : old.smax;
+  return make(umin, umax, smin, smax) ?? UNKNOWN;
+}
+
+/**
+ * Two pointers into the same map value (or memory) at different fixed offsets: one pointer
+ * at the lower offset whose variable part covers both (the kernel's var_off), when both
+ * variable parts are small non-negative ranges; else not_init.
+ */
+function joinOffsets(a: Reg, b: Reg, idmap: IdBijection): Reg {
+  if (a.type === 'map_value' && !biMapId(b.id, a.id, idmap)) return NOT_INIT;
+  const limit = 1n << 32n;
+  if (a.v.smin < 0n || b.v.smin < 0n || a.v.umax >= limit || b.v.umax >= limit) return NOT_INIT;
+  const base = Math.min(a.off, b.off);
+  const shift = (r: Reg) => {
+    const d = BigInt(r.off - base);
+    return make(r.v.umin + d, r.v.umax + d, r.v.smin + d, r.v.smax + d) as Scalar;
+  };
+  return { ...a, off: base, v: scalarJoin(shift(a), shift(b)) };
 }
 
 /**
@@ -278,6 +347,7 @@ export function statesEqual(a: State, b: State): boolean {
     for (let r = 0; r < 11; r++) if (!regEqual(fa.regs[r] as Reg, fb.regs[r] as Reg)) return false;
     for (let slot = Math.min(fa.stackLo, fb.stackLo) >> 3; slot < 64; slot++) {
       if (fa.written[slot] !== fb.written[slot]) return false;
+      if (!narrowEqual(fa.narrow[slot], fb.narrow[slot])) return false;
       const sa = fa.spills[slot];
       const sb = fb.spills[slot];
       if (sa === sb) continue;

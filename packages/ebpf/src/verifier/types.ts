@@ -52,6 +52,12 @@ export interface MapDescriptor {
    * into them are refused ("write into map forbidden"). Default false.
    */
   readonly readonly?: boolean;
+  /**
+   * For array maps: their `max_entries`. A lookup with a constant key below it cannot fail,
+   * so its result needs no NULL check (the kernel does the same for constant-key array
+   * lookups). Undefined for other maps.
+   */
+  readonly arrayMaxEntries?: number;
 }
 
 /** Options of {@link verify}. */
@@ -131,8 +137,20 @@ export interface VerifiedProgram {
    * function directly or inline the lookup (the kernel's `map_ptr_state` and `map_gen_lookup`).
    */
   readonly callSiteMaps: readonly { readonly insnIndex: number; readonly fd: number }[];
+  /**
+   * For map helper calls whose key is the same constant on every path (a key stored on the
+   * stack from a known value): the key, little-endian as an unsigned number. A JIT may turn
+   * an array lookup with it into the value's address.
+   */
+  readonly callSiteKeys: readonly { readonly insnIndex: number; readonly key: bigint }[];
+  /**
+   * Conditional jumps that go the same way on every path the verifier explored: `taken`
+   * true (always jumps) or false (never jumps). A JIT may emit an unconditional jump or
+   * nothing (the kernel's `opt_hard_wire_dead_code_branches`).
+   */
+  readonly decidedBranches: readonly { readonly insnIndex: number; readonly taken: boolean }[];
   /** The maps the program was verified against (a frozen copy of `options.maps`), by fd, ascending. */
-  readonly maps: readonly ({ readonly fd: number } & Required<MapDescriptor>)[];
+  readonly maps: readonly ({ readonly fd: number } & Required<Omit<MapDescriptor, 'arrayMaxEntries'>> & Pick<MapDescriptor, 'arrayMaxEntries'>)[];
   /**
    * True if some path may read stack bytes it never wrote (allowed, as for root in the
    * kernel); a runtime that must not leak old native stack contents should zero the frame.

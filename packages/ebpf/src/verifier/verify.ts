@@ -127,7 +127,27 @@ export function verify(program: readonly Insn[], options: VerifyOptions): Verifi
     maps: Object.freeze(
       [...maps]
         .sort((a, b) => a[0] - b[0])
-        .map(([fd, m]) => Object.freeze({ fd, keySize: m.keySize, valueSize: m.valueSize, directValue: m.directValue === true, readonly: m.readonly === true })),
+        .map(([fd, m]) =>
+          Object.freeze({
+            fd,
+            keySize: m.keySize,
+            valueSize: m.valueSize,
+            directValue: m.directValue === true,
+            readonly: m.readonly === true,
+            ...(m.arrayMaxEntries === undefined ? {} : { arrayMaxEntries: m.arrayMaxEntries }),
+          }),
+        ),
+    ),
+    callSiteKeys: Object.freeze(
+      [...env.callSiteKeys]
+        .filter((e): e is [number, bigint] => e[1] !== null && env.seen[e[0]] === 1)
+        .sort((a, b) => a[0] - b[0])
+        .map(([insnIndex, key]) => Object.freeze({ insnIndex, key })),
+    ),
+    decidedBranches: Object.freeze(
+      [...env.branchSeen.entries()]
+        .filter(([pc, seen]) => (seen === 1 || seen === 2) && env.seen[pc] === 1)
+        .map(([insnIndex, seen]) => Object.freeze({ insnIndex, taken: seen === 2 })),
     ),
     readsUninitStack: env.readsUninit,
     processedInsns: processed,
@@ -173,7 +193,8 @@ function checkMap(fd: number, m: MapDescriptor): void {
     field(m.keySize, 1, 512) &&
     field(m.valueSize, 1, 1 << 29) &&
     (m.directValue === undefined || typeof m.directValue === 'boolean') &&
-    (m.readonly === undefined || typeof m.readonly === 'boolean');
+    (m.readonly === undefined || typeof m.readonly === 'boolean') &&
+    (m.arrayMaxEntries === undefined || field(m.arrayMaxEntries, 1, 0xffff_ffff));
   if (!field(fd, -0x8000_0000, 0x7fff_ffff) || !ok) {
     throw new EbpfError('EINVAL', `verify: map fd ${String(fd)} needs an integer fd, keySize 1..512, valueSize 1..2^29 and boolean directValue/readonly`);
   }

@@ -3,12 +3,13 @@
  * iteration, the keys snapshot, and the two halves of deferred reclamation. All take the
  * writers' lock, so they see the map between two updates.
  */
-import { alu, type CodeBuffer, cmovcc, dword, inc, jcc, jmp, mov, pop, push, qword, ret, test } from '@bpf-dispatcher/x86';
+import { alu, type CodeBuffer, dword, inc, jcc, jmp, mov, pop, push, qword, ret, test } from '@bpf-dispatcher/x86';
 import { ERRNO } from '../errors.js';
 import { BPF_MAP } from '../map-struct.js';
 import { emitCopy, emitHashKey } from './key-emit.js';
 import { HTAB_ELEM } from './layout.js';
 import { emitBucketSlot, emitFind, emitLock, emitUnlock, type HashCodeParams, newLabels } from './list-emit.js';
+import { emitSplice } from './reclaim-emit.js';
 
 /** The address just past the bucket array. */
 const bucketsEnd = (p: HashCodeParams): bigint => BigInt.asIntN(64, p.buckets + BigInt(p.layout.buckets * 8));
@@ -100,6 +101,31 @@ export function emitKeys(buf: CodeBuffer, p: HashCodeParams): void {
 }
 
 /**
+ * Emit `lookup_copy(map rdi, key rsi, out rdx) -> rax` = 1 (copied) or 0 (absent): under
+ * the lock, copy the key's whole value area (every CPU's copy for per-CPU maps) to `out`.
+ * What TypeScript reads a value with: the lock keeps the element from being reused by the
+ * map's own reclamation (on another thread) while it is copied. Preserves rbx, rbp, r12–r15.
+ */
+export function emitLookupCopy(buf: CodeBuffer, p: HashCodeParams): void {
+  const { absent, unlock } = newLabels(buf, ['absent', 'unlock']);
+  for (const reg of ['rbx', 'rbp', 'r13', 'r15'] as const) push(buf, reg);
+  emitLock(buf, 'rdi', 'eax');
+  emitHashKey(buf, p.layout.keySize, p.seed, 'rsi');
+  mov(buf, 'ebx', 'eax');
+  emitBucketSlot(buf, p, 'ebx', 'rbp', 'rcx');
+  emitFind(buf, p, { hash: 'ebx', key: 'rsi', slot: 'rbp', link: 'r13', elem: 'r15' }, absent);
+  emitCopy(buf, p.layout.valueArea, 'r15', p.layout.valueOffset, 'rdx', 0);
+  mov(buf, 'eax', 1);
+  buf.bind(unlock);
+  emitUnlock(buf, 'rdi');
+  for (const reg of ['r15', 'r13', 'rbp', 'rbx'] as const) pop(buf, reg);
+  ret(buf);
+  buf.bind(absent);
+  alu(buf, 'xor', 'eax', 'eax');
+  jmp(buf, unlock);
+}
+
+/**
  * Emit `detach_retired(map rdi, count_out rsi) -> rax` = the head of the retired list
  * (0 if empty): under the lock, take the whole list, store its length as a u64 at
  * `count_out`, and leave `retired` = 0, `retiredCount` = 0. What `call_rcu` batching does
@@ -119,33 +145,12 @@ export function emitDetachRetired(buf: CodeBuffer): void {
 /**
  * Emit `release(map rdi, list rsi) -> rax` = the number of elements freed: under the lock,
  * move every element of a detached retired list (linked through `link`) to the free list
- * (linked through `next`), at most the pool's size. The grace period of the list must
- * have elapsed: this is where a retired element's `next` is finally overwritten (the
- * kernel's `htab_elem_free_rcu` → `pcpu_freelist_push`).
+ * (linked through `next`), at most the pool's size (see `emitSplice`).
  */
 export function emitRelease(buf: CodeBuffer, p: HashCodeParams): void {
-  const loop = buf.newLabel();
-  const done = buf.newLabel();
   emitLock(buf, 'rdi', 'eax');
-  alu(buf, 'xor', 'edx', 'edx');
-  mov(buf, 'r8', BigInt.asIntN(64, p.pool - 1n));
-  mov(buf, 'r9d', p.layout.poolElems);
-  buf.bind(loop);
-  test(buf, 'rsi', 'rsi');
-  jcc(buf, 'e', done);
-  alu(buf, 'cmp', 'edx', 'r9d');
-  jcc(buf, 'ae', done);
-  mov(buf, 'eax', dword('rsi', HTAB_ELEM.link));
-  mov(buf, 'rcx', qword('rdi', BPF_MAP.freeList));
-  mov(buf, qword('rsi', HTAB_ELEM.next), 'rcx');
-  mov(buf, qword('rdi', BPF_MAP.freeList), 'rsi');
-  inc(buf, 'edx');
-  mov(buf, 'rsi', 'rax');
-  alu(buf, 'add', 'rsi', 'r8');
-  test(buf, 'eax', 'eax');
-  cmovcc(buf, 'e', 'rsi', 'rax');
-  jmp(buf, loop);
-  buf.bind(done);
+  mov(buf, 'r10', 'rsi');
+  emitSplice(buf, p);
   mov(buf, 'eax', 'edx');
   emitUnlock(buf, 'rdi');
   ret(buf);

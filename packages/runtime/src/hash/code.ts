@@ -4,10 +4,11 @@
  * generically in C, done here per map as a JIT would).
  */
 import { emitText, type Region, type TextArena } from '@bpf-dispatcher/text-poke';
-import type { CodeBuffer } from '@bpf-dispatcher/x86';
-import { emitDetachRetired, emitGetNextKey, emitKeys, emitRelease } from './admin-emit.js';
-import type { HashCodeParams } from './list-emit.js';
+import { type CodeBuffer, call, ret } from '@bpf-dispatcher/x86';
+import { emitDetachRetired, emitGetNextKey, emitKeys, emitLookupCopy, emitRelease } from './admin-emit.js';
+import { type HashCodeParams, emitLock, emitUnlock } from './list-emit.js';
 import { emitDelete, emitLookup, emitUpdate } from './ops-emit.js';
+import { type ReclaimParams, emitNativeReclaim } from './reclaim-emit.js';
 
 /** Entry points of a map's native functions (see the emitters for each ABI). */
 export interface HashEntries {
@@ -27,6 +28,10 @@ export interface HashEntries {
   readonly detachRetired: bigint;
   /** `release(map, list) -> count`. */
   readonly release: bigint;
+  /** `lookup_copy(map, key, out) -> 1 | 0`: the value area copied under the lock (TypeScript's lookups). */
+  readonly lookupCopy: bigint;
+  /** `reclaim_locked(map)`: the map's own reclamation under its lock (TypeScript's reclaim runs it too). */
+  readonly reclaimLocked: bigint;
 }
 
 /** The emitted code: its text region and entries. */
@@ -41,24 +46,35 @@ type EntryName = keyof HashEntries;
  * Emit and publish a map's functions into one text region.
  * @throws the errors of `emitText` (TextPokeError ENOMEM when the arena's text is full).
  */
-export function emitHashCode(arena: TextArena, p: HashCodeParams): HashCode {
-  const emitters: readonly (readonly [EntryName, (buf: CodeBuffer) => void])[] = [
-    ['lookup', (buf) => emitLookup(buf, p)],
-    ['update', (buf) => emitUpdate(buf, p, 'program')],
-    ['delete', (buf) => emitDelete(buf, p)],
-    ['updateAll', (buf) => emitUpdate(buf, p, 'all')],
-    ['getNextKey', (buf) => emitGetNextKey(buf, p)],
-    ['keys', (buf) => emitKeys(buf, p)],
+export function emitHashCode(arena: TextArena, p: HashCodeParams, reclaim: ReclaimParams): HashCode {
+  const emitters: readonly (readonly [EntryName, (buf: CodeBuffer, q: HashCodeParams) => void])[] = [
+    ['lookup', (buf, q) => emitLookup(buf, q)],
+    ['update', (buf, q) => emitUpdate(buf, q, 'program')],
+    ['delete', (buf, q) => emitDelete(buf, q)],
+    ['updateAll', (buf, q) => emitUpdate(buf, q, 'all')],
+    ['getNextKey', (buf, q) => emitGetNextKey(buf, q)],
+    ['keys', (buf, q) => emitKeys(buf, q)],
     ['detachRetired', (buf) => emitDetachRetired(buf)],
-    ['release', (buf) => emitRelease(buf, p)],
+    ['release', (buf, q) => emitRelease(buf, q)],
+    ['lookupCopy', (buf, q) => emitLookupCopy(buf, q)],
   ];
   const offsets = new Map<EntryName, number>();
   const region = emitText(arena, (buf) => {
+    const q: HashCodeParams = { ...p, reclaim: buf.newLabel() };
     for (const [name, emit] of emitters) {
       buf.align(16);
       offsets.set(name, buf.length);
-      emit(buf);
+      emit(buf, q);
     }
+    buf.align(16);
+    buf.bind(q.reclaim as NonNullable<HashCodeParams['reclaim']>);
+    emitNativeReclaim(buf, q, reclaim);
+    buf.align(16);
+    offsets.set('reclaimLocked', buf.length);
+    emitLock(buf, 'rdi', 'eax');
+    call(buf, q.reclaim as NonNullable<HashCodeParams['reclaim']>);
+    emitUnlock(buf, 'rdi');
+    ret(buf);
   });
   const at = (name: EntryName): bigint => region.address + BigInt(offsets.get(name) ?? 0);
   const entries: HashEntries = Object.freeze({
@@ -70,6 +86,8 @@ export function emitHashCode(arena: TextArena, p: HashCodeParams): HashCode {
     keys: at('keys'),
     detachRetired: at('detachRetired'),
     release: at('release'),
+    lookupCopy: at('lookupCopy'),
+    reclaimLocked: at('reclaimLocked'),
   });
   return Object.freeze({ region, entries });
 }

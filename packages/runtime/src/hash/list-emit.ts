@@ -33,6 +33,8 @@ export interface HashCodeParams {
   readonly pool: bigint;
   /** Address of the bucket array (`buckets` u64 heads). */
   readonly buckets: bigint;
+  /** The map's own reclamation (hash/reclaim-emit.ts), called when an update finds no free element. */
+  readonly reclaim?: Label;
 }
 
 /** Fresh labels by name: `const l = newLabels(buf, ['loop', 'done'])`, then `l.loop`. */

@@ -6,6 +6,7 @@
  */
 import {
   alu,
+  call,
   type CodeBuffer,
   dec,
   dword,
@@ -76,7 +77,8 @@ function fail(buf: CodeBuffer, at: Label, errno: number, to: Label): void {
  * Emit `update(map rdi, key rsi, value rdx, flags rcx) -> rax` = 0 or -errno (see
  * {@link UpdateMode}): flags above BPF_EXIST → -EINVAL; BPF_NOEXIST on a present key →
  * -EEXIST; BPF_EXIST on an absent one → -ENOENT; a new key beyond `maxEntries` live
- * elements → -E2BIG; no free element (every spare waits for a grace period) → -ENOMEM.
+ * elements → -E2BIG; no free element even after the map's own reclamation (every spare
+ * waits for a grace period a reader has not finished) → -ENOMEM.
  * Under the lock: a new element is filled (hash, key, value), its `next` set to the
  * bucket head, then published as the head; the element it replaces is unlinked after and
  * retired (the kernel's `htab_map_update_elem`: `alloc_htab_elem`,
@@ -133,6 +135,15 @@ export function emitUpdate(buf: CodeBuffer, p: HashCodeParams, mode: UpdateMode)
   buf.bind(alloc);
   mov(buf, 'rax', qword('rdi', BPF_MAP.freeList));
   test(buf, 'rax', 'rax');
+  if (p.reclaim !== undefined) {
+    // none free: give back what waited a grace period (the map's own reclamation), then retry once
+    const have = buf.newLabel();
+    jcc(buf, 'ne', have);
+    call(buf, p.reclaim);
+    mov(buf, 'rax', qword('rdi', BPF_MAP.freeList));
+    test(buf, 'rax', 'rax');
+    buf.bind(have);
+  }
   jcc(buf, 'e', enomem);
   mov(buf, 'rcx', qword('rax', HTAB_ELEM.next));
   mov(buf, qword('rdi', BPF_MAP.freeList), 'rcx');

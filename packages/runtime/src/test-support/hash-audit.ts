@@ -90,6 +90,11 @@ export function auditHashMap(arena: TextArena, header: Region, backend: HashBack
     if (length !== batch.count) throw new Error(`batch ${n}: ${length} elements, recorded ${batch.count}`);
     waiting += length;
   });
+  if (state.nativeWaiting !== undefined) {
+    const length = walk(state.nativeWaiting.head, 'the native waiting batch', linkOf);
+    if (length !== state.nativeWaiting.count) throw new Error(`native waiting batch: ${length} elements, recorded ${state.nativeWaiting.count}`);
+    waiting += length;
+  }
   if (head.get('count') !== linked) throw new Error(`count is ${head.get('count')}, ${linked} elements are linked`);
   if (head.get('retiredCount') !== retired) throw new Error(`retiredCount is ${head.get('retiredCount')}, ${retired} elements are retired`);
   if (head.get('lock') !== 0) throw new Error('the lock is held');
