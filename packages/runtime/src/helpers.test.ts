@@ -141,7 +141,7 @@ describe.each(ARENAS)('runtime helpers on the $name arena', ({ name, create }) =
         const k0 = rt.userCall(ktime);
         const h1 = process.hrtime.bigint();
         // the calibration's rate error (however large the machine's load made it) applies to the time since ns0 only
-        const slack = 2_000_000n + (h1 - cal.ns0) / 2n;
+        const slack = 10_000_000n + (h1 - cal.ns0) / 2n;
         expect(k0).toBeGreaterThanOrEqual(h0 - slack);
         expect(k0).toBeLessThanOrEqual(h1 + slack);
         await new Promise((resolve) => setTimeout(resolve, 100));
