@@ -1,7 +1,10 @@
 import { Dispatcher, createRetpolineThunk, createTrampoline } from '@bpf-dispatcher/dispatcher';
 import { NativeArena, emitText } from '@bpf-dispatcher/text-poke';
 import { type CodeBuffer, call, dec, jcc, mov, pop, push, ret } from '@bpf-dispatcher/x86';
-import { XdpAction, xdpConstant } from '@bpf-dispatcher/xdp-call';
+import { XdpAction, createXdpProg, emitReturn } from '@bpf-dispatcher/xdp-call';
+
+/** A program that returns at once (`mov eax, XDP_DROP; ret`): the call's cost alone, without a program body or frame. */
+const returnAtOnce = (arena: NativeArena, name: string) => createXdpProg(arena, name, 16, (b) => emitReturn(b, XdpAction.DROP));
 
 /** A call-only case: a native loop that makes `n` calls to a program. */
 export interface CallCase {
@@ -22,7 +25,7 @@ export type CallCaseKind = 'direct' | 'indirect' | 'retpoline' | { dispatcher: n
  */
 export async function callCase(kind: CallCaseKind): Promise<CallCase> {
   const arena = new NativeArena({ textSize: 1 << 20, dataSize: 1 << 20 });
-  const prog = xdpConstant(arena, XdpAction.DROP, 'callee');
+  const prog = returnAtOnce(arena, 'callee');
   let dispatcher: Dispatcher | undefined;
   let emitCall: (buf: CodeBuffer) => void;
   let name: string;
@@ -41,7 +44,7 @@ export async function callCase(kind: CallCaseKind): Promise<CallCase> {
     const trampoline = createTrampoline(arena, { fallback: 'retpoline' });
     dispatcher = new Dispatcher(arena, trampoline);
     const others = kind === 'full' ? 16 : kind.dispatcher - 1;
-    for (let i = 0; i < others; i++) await dispatcher.changeProg(null, xdpConstant(arena, XdpAction.DROP, `other_${i}`).bpfFunc);
+    for (let i = 0; i < others; i++) await dispatcher.changeProg(null, returnAtOnce(arena, `other_${i}`).bpfFunc);
     if (kind !== 'full') await dispatcher.changeProg(null, prog.bpfFunc);
     entries = kind === 'full' ? 16 : kind.dispatcher;
     name = kind === 'full' ? 'call-full' : `call-dispatcher-${kind.dispatcher}`;
