@@ -473,7 +473,7 @@ export class BpfObject {
         try {
           verified = verify(insns, { progType: 'xdp', ...runtime.verifyOptions(maps) });
         } catch (error) {
-          if (error instanceof VerifierError) {
+          if (VerifierError.isInstance(error) && error.code === 'VERIFY') {
             throw new BpfObjectError('VERIFY', `${this.name}: program ${p.name} in section ${p.section} refused by the verifier: ${error.message}`, { section: p.section, symbol: p.name }, { cause: error });
           }
           throw error;
