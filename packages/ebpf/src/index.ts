@@ -121,3 +121,11 @@ export {
   type KernelTestRunOptions,
   type KernelTestRunResult,
 } from './kernel/index.js';
+export {
+  BPF_ATTACH_TYPE,
+  KernelLink,
+  type KernelLinkInfo,
+  type KernelLinkOptions,
+  XDP_FLAGS,
+  kernelLinkCreate,
+} from './kernel/index.js';

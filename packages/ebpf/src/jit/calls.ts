@@ -25,7 +25,7 @@ export function emitCall(ctx: JitContext, x: Insn, i: number): void {
   const map = fd === undefined || fd < 0 ? undefined : ctx.env.maps.get(fd);
   if (map !== undefined) {
     if (x.imm === HELPER.map_lookup_elem && map.inlineLookup !== undefined && ctx.env.cpu !== undefined) {
-      emitInlineLookup(ctx, map.inlineLookup, ctx.env.callSiteKeys.get(i));
+      emitInlineLookup(ctx, map.inlineLookup, ctx.env.callSiteKeys.get(i), ctx.frameKeys.get(i));
       return;
     }
     const own = x.imm === HELPER.map_lookup_elem ? map.ops?.lookup : x.imm === HELPER.map_update_elem ? map.ops?.update : x.imm === HELPER.map_delete_elem ? map.ops?.delete : undefined;
@@ -49,7 +49,7 @@ const HELPER = Object.freeze({ map_lookup_elem: 1, map_update_elem: 2, map_delet
  * verifier proved constant on every path the address is computed from it (no load, no
  * check).
  */
-function emitInlineLookup(ctx: JitContext, a: NonNullable<JitMapInfo['inlineLookup']>, key: bigint | undefined): void {
+function emitInlineLookup(ctx: JitContext, a: NonNullable<JitMapInfo['inlineLookup']>, key: bigint | undefined, frameDisp: number | undefined): void {
   const b = ctx.buf;
   if (key !== undefined) {
     const index = BigInt.asUintN(32, key);
@@ -72,7 +72,7 @@ function emitInlineLookup(ctx: JitContext, a: NonNullable<JitMapInfo['inlineLook
   }
   const nul = b.newLabel();
   const done = b.newLabel();
-  mov(b, 'eax', dword('rsi', 0));
+  mov(b, 'eax', frameDisp === undefined ? dword('rsi', 0) : dword('rbp', frameDisp)); // the key, from the frame when R2 = r10 + disp
   alu(b, 'cmp', 'eax', a.maxEntries | 0, 'imm32');
   jcc(b, 'ae', nul, 'short');
   if ((a.elemSize & (a.elemSize - 1)) === 0) {

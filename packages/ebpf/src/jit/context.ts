@@ -105,6 +105,8 @@ export class JitContext {
   subprog: SubprogInfo | undefined;
   /** The slot being emitted. */
   private current = 0;
+  /** Inlined lookups whose key is at `[rbp + disp]` (call slot → disp), from the JIT's pre-pass. */
+  frameKeys: ReadonlyMap<number, number> = new Map();
   /** Byte bounds of the slots for short forward jumps (undefined: forward jumps are rel32). */
   private readonly bounds: Int32Array | undefined;
 

@@ -4,7 +4,7 @@
  * labels instead of the kernel's size-converging passes.
  */
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
-import { type Address, BpfDispatcherError, alu } from '@bpf-dispatcher/x86';
+import { type Address, BpfDispatcherError, alu, lea, ptr } from '@bpf-dispatcher/x86';
 import { EbpfError } from '../errors.js';
 import { BPF_ALU_OP, BPF_CLASS, BPF_JMP_OP, BPF_MODE, BPF_SIZE, BPF_SRC, type Insn } from '../insn.js';
 import type { ProgramType, VerifiedProgram, VerifyOptions, XdpMdField } from '../verifier/types.js';
@@ -18,6 +18,7 @@ import { JitError } from './errors.js';
 import { emitEpilogue, emitPrologue, MAX_BPF_STACK } from './frame.js';
 import { emitJump } from './jumps.js';
 import { liveness } from './liveness.js';
+import { bpfReg64 } from './registers.js';
 import { emitLddw, emitLoad, emitStoreImm, emitStoreReg, memOperand } from './memory.js';
 
 /** Helper addresses by helper id: a Map or a plain object. */
@@ -241,7 +242,9 @@ export function emitProgram(
 ): JitContext {
   const ctx = new JitContext(analysis, helpers, 64 + analysis.insns.length * 12, shortForward, env);
   const insns = analysis.insns;
-  const live = liveness(analysis, { callUses: (i) => helperCallUses(env, insns[i] as Insn, i) });
+  const frameKeys = frameKeyPointers(analysis, env);
+  const live = liveness(analysis, { callUses: (i) => (frameKeys.has(i) ? 0 : helperCallUses(env, insns[i] as Insn, i)) });
+  ctx.frameKeys = frameKeys;
   analysis.subprogs.forEach((sp, k) => {
     ctx.subprog = sp;
     ctx.epilogue = ctx.buf.newLabel();
@@ -253,6 +256,11 @@ export function emitProgram(
       if (live.dead[i] === 1) {
         if (x.code === (BPF_CLASS.LD | 0x18)) i++;
         continue; // its result is never read: no code
+      }
+      if (i + 1 < sp.end && emitFrameAddress(ctx, insns, i, live.dead)) {
+        ctx.bindInsn(i + 1);
+        i += 1;
+        continue;
       }
       if (i + 2 < sp.end && emitFusedIncrement(ctx, insns, i, live.liveOut)) {
         ctx.bindInsn(i + 1);
@@ -284,6 +292,60 @@ function helperCallUses(env: JitEnv, x: Insn, i: number): number {
   const map = fd === undefined || fd < 0 ? undefined : env.maps.get(fd);
   if (map?.inlineLookup === undefined) return args;
   return env.callSiteKeys.has(i) ? 0 : 1 << 2; // a folded lookup reads nothing, an inlined one the key pointer
+}
+
+/**
+ * Inlined array lookups whose key pointer R2 is `r10 + disp`, set by `mov r2, r10; add r2,
+ * disp` earlier in the same straight line (nothing jumps between, nothing else writes R2):
+ * call slot → `disp`. The lookup then reads the key from `[rbp + disp]` and the two
+ * instructions setting R2 are dead.
+ */
+function frameKeyPointers(analysis: Analysis, env: JitEnv): Map<number, number> {
+  const out = new Map<number, number>();
+  const insns = analysis.insns;
+  for (let i = 0; i < insns.length; i++) {
+    const call = insns[i] as Insn;
+    if (call.code !== (BPF_CLASS.JMP | BPF_JMP_OP.CALL) || helperCallUses(env, call, i) !== 1 << 2) continue;
+    // walk back over the straight line before the call to the instruction that last wrote R2
+    for (let j = i - 1; j >= 1; j--) {
+      if (analysis.isTarget[j + 1] === 1) break;
+      const x = insns[j] as Insn;
+      if (x.code === 0 && j >= 1 && (insns[j - 1] as Insn).code === (BPF_CLASS.LD | 0x18)) continue; // second slot of lddw
+      const cls = x.code & 0x07;
+      const fetches = cls === BPF_CLASS.STX && (x.code & 0xe0) === BPF_MODE.ATOMIC && (x.imm & 0x01) !== 0 && x.src === 2;
+      const writesR2 = fetches || (x.dst === 2 && (cls === BPF_CLASS.ALU || cls === BPF_CLASS.ALU64 || cls === BPF_CLASS.LD || cls === BPF_CLASS.LDX));
+      const isJump = (x.code & 0x07) === BPF_CLASS.JMP || (x.code & 0x07) === BPF_CLASS.JMP32;
+      if (isJump) break;
+      if (!writesR2) continue;
+      const mov = insns[j - 1] as Insn;
+      if (
+        x.code === (BPF_CLASS.ALU64 | BPF_ALU_OP.ADD | BPF_SRC.K) &&
+        mov.code === (BPF_CLASS.ALU64 | BPF_ALU_OP.MOV | BPF_SRC.X) &&
+        mov.dst === 2 &&
+        mov.src === 10 &&
+        mov.off === 0 &&
+        analysis.isTarget[j] !== 1
+      ) {
+        out.set(i, x.imm);
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+/**
+ * `rX = r10; rX += imm` (a pointer into the frame, what clang emits for `&local`): one
+ * `lea rX, [rbp + imm]` when nothing jumps to the second instruction and both are live.
+ */
+function emitFrameAddress(ctx: JitContext, insns: readonly Insn[], i: number, dead: Uint8Array): boolean {
+  const mov = insns[i] as Insn;
+  const add = insns[i + 1] as Insn;
+  if (mov.code !== (BPF_CLASS.ALU64 | BPF_ALU_OP.MOV | BPF_SRC.X) || mov.src !== 10 || mov.off !== 0) return false;
+  if (add.code !== (BPF_CLASS.ALU64 | BPF_ALU_OP.ADD | BPF_SRC.K) || add.dst !== mov.dst) return false;
+  if (ctx.analysis.isTarget[i + 1] === 1 || dead[i + 1] === 1) return false;
+  lea(ctx.buf, bpfReg64(mov.dst), ptr('rbp', add.imm));
+  return true;
 }
 
 /**

@@ -15,6 +15,7 @@ export const BPF_CMD = Object.freeze({
   PROG_TEST_RUN: 10,
   OBJ_GET_INFO_BY_FD: 15,
   MAP_FREEZE: 22,
+  LINK_CREATE: 28,
 } as const);
 
 /** `enum bpf_prog_type`, by the lower-case name without the `BPF_PROG_TYPE_` prefix. */
@@ -56,16 +57,47 @@ export const BPF_PROG_TYPE = Object.freeze({
 /** A program type name accepted by {@link BPF_PROG_TYPE}. */
 export type KernelProgType = keyof typeof BPF_PROG_TYPE;
 
-/** `enum bpf_map_type`, by the lower-case name without the `BPF_MAP_TYPE_` prefix (plain data maps only). */
+/**
+ * `enum bpf_map_type`, by the lower-case name without the `BPF_MAP_TYPE_` prefix: every
+ * type of the UAPI up to Linux 6.18. `KernelMap.lookup`/`update` exchange plain bytes; the
+ * types whose keys or values are not plain data (fds of sockets, programs or maps, cgroup
+ * ids, …) take them as the kernel's user-space interface defines them (e.g. an `xskmap`
+ * value is an AF_XDP socket's fd as a u32).
+ */
 export const BPF_MAP_TYPE = Object.freeze({
   hash: 1,
   array: 2,
+  prog_array: 3,
+  perf_event_array: 4,
   percpu_hash: 5,
   percpu_array: 6,
+  stack_trace: 7,
+  cgroup_array: 8,
   lru_hash: 9,
   lru_percpu_hash: 10,
+  lpm_trie: 11,
+  array_of_maps: 12,
+  hash_of_maps: 13,
+  devmap: 14,
+  sockmap: 15,
+  cpumap: 16,
+  xskmap: 17,
+  sockhash: 18,
+  cgroup_storage: 19,
+  reuseport_sockarray: 20,
+  percpu_cgroup_storage: 21,
   queue: 22,
   stack: 23,
+  sk_storage: 24,
+  devmap_hash: 25,
+  struct_ops: 26,
+  ringbuf: 27,
+  inode_storage: 28,
+  task_storage: 29,
+  bloom_filter: 30,
+  user_ringbuf: 31,
+  cgrp_storage: 32,
+  arena: 33,
 } as const);
 
 /** A map type name accepted by {@link BPF_MAP_TYPE}. */
@@ -111,6 +143,9 @@ export const PROG_LOAD = Object.freeze({
   expected_attach_type: 68,
 } as const);
 
+/** Anonymous struct `link_create` of `BPF_LINK_CREATE` (the common prefix; `target_ifindex` shares `target_fd`'s slot). */
+export const LINK_CREATE = Object.freeze({ prog_fd: 0, target_ifindex: 4, attach_type: 8, flags: 12 } as const);
+
 /** Anonymous struct `test` of `BPF_PROG_TEST_RUN`. */
 export const PROG_TEST_RUN = Object.freeze({
   prog_fd: 0,
@@ -132,6 +167,9 @@ export const PROG_TEST_RUN = Object.freeze({
 
 /** Anonymous struct `info` of `BPF_OBJ_GET_INFO_BY_FD`. */
 export const OBJ_INFO = Object.freeze({ bpf_fd: 0, info_len: 4, info: 8 } as const);
+
+/** `struct bpf_link_info` (the prefix read for XDP links: the union starts at 16). */
+export const LINK_INFO = Object.freeze({ type: 0, id: 4, prog_id: 8, xdp_ifindex: 16, size: 64 } as const);
 
 /** `struct bpf_prog_info` (the prefix the oracle reads). */
 export const PROG_INFO = Object.freeze({

@@ -18,3 +18,11 @@ export {
   wrapProgram,
 } from './kernel-run.js';
 export { type KernelTestRunOptions, type KernelTestRunResult, kernelTestRun } from './kernel-test-run.js';
+export {
+  BPF_ATTACH_TYPE,
+  KernelLink,
+  type KernelLinkInfo,
+  type KernelLinkOptions,
+  XDP_FLAGS,
+  kernelLinkCreate,
+} from './kernel-link.js';

@@ -76,7 +76,7 @@ export class KernelMap extends KernelFd {
     readonly maxEntries: number,
   ) {
     super(fd);
-    const perCpu = type === 'percpu_array' || type === 'percpu_hash' || type === 'lru_percpu_hash';
+    const perCpu = type === 'percpu_array' || type === 'percpu_hash' || type === 'lru_percpu_hash' || type === 'percpu_cgroup_storage';
     this.userValueSize = perCpu ? Math.ceil(valueSize / 8) * 8 * possibleCpuCount() : valueSize;
   }
 
