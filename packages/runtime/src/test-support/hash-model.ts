@@ -23,7 +23,8 @@ export function testValue(seed: number, cpu: number, size: number): Uint8Array {
 
 /**
  * The model: live entries (one value copy per CPU) and the number of elements retired
- * since the last reclamation (with no reader online, a reclamation frees them all).
+ * since the last reclamation (with no reader online, a reclamation frees them all — by
+ * TypeScript, or by the map's code when an update finds no free element).
  */
 export class HashModel {
   readonly entries = new Map<number, Uint8Array[]>();
@@ -56,8 +57,12 @@ export class HashModel {
     return 0;
   }
 
-  /** A copy-on-write update with every copy given. */
+  /**
+   * A copy-on-write update with every copy given. With the free list empty the map's own
+   * code reclaims first (no reader is online in the model, so everything retired returns).
+   */
   private replace(key: number, copies: Uint8Array[]): number {
+    if (this.free === 0) this.reclaim();
     if (this.free === 0) return -ERRNO.ENOMEM;
     if (this.entries.has(key)) this.retired++;
     this.entries.set(key, copies);
