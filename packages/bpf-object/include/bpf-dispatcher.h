@@ -80,4 +80,14 @@ static long (*bpf_xdp_adjust_tail)(struct xdp_md *ctx, int delta) = (void *)65;
 #define bpf_htonl(x) ((__be32)__builtin_bswap32((__u32)(x)))
 #define bpf_ntohl(x) ((__u32)__builtin_bswap32((__be32)(x)))
 
+/*
+ * Only the Linux kernel provides these (objects using them load with loadObjectIntoKernel,
+ * not into the runtime): the XSKMAP map type and bpf_redirect_map, to hand packets to
+ * AF_XDP sockets.
+ */
+enum {
+  BPF_MAP_TYPE_XSKMAP = 17,
+};
+static long (*bpf_redirect_map)(void *map, __u64 key, __u64 flags) = (void *)51;
+
 #endif /* BPF_DISPATCHER_H */

@@ -65,12 +65,12 @@ describe('loadObjectIntoKernel: checks before anything is created', () => {
     expectError(() => loadObjectIntoKernel(object), 'STATE');
   });
 
-  it('refuses a program that is not XDP and a map type it does not create, naming them', () => {
+  it('refuses a program that is not XDP and a map type the kernel does not define, naming them', () => {
     const first = parsed.programs[0] as ParsedObject['programs'][number];
     const tc: ParsedObject = { ...parsed, programs: [{ ...first, section: 'tc' }] };
     expectError(() => loadObjectIntoKernel(tc), 'UNSUPPORTED', /data_prog in section tc/);
-    const ring: ParsedObject = { ...parsed, maps: [{ ...(parsed.maps[0] as ParsedObject['maps'][number]), name: 'events', type: { id: 27, name: 'ringbuf' } }] };
-    expectError(() => loadObjectIntoKernel(ring), 'UNSUPPORTED', /map events .* ringbuf/);
+    const odd: ParsedObject = { ...parsed, maps: [{ ...(parsed.maps[0] as ParsedObject['maps'][number]), name: 'events', type: { id: 200, name: 'unknown(200)' } }] };
+    expectError(() => loadObjectIntoKernel(odd), 'UNSUPPORTED', /map events .* unknown\(200\), which is no map type of the kernel/);
   });
 
   it('refuses a map reference that is not an lddw of one of its maps', () => {
@@ -78,6 +78,54 @@ describe('loadObjectIntoKernel: checks before anything is created', () => {
     const ref = first.mapReferences[0] as (typeof first.mapReferences)[number];
     const broken: ParsedObject = { ...parsed, programs: [{ ...first, mapReferences: [{ ...ref, map: 99 }] }] };
     expectError(() => loadObjectIntoKernel(broken), 'MALFORMED');
+  });
+});
+
+/**
+ * An object with one XSKMAP (a type only the kernel has) and an XDP program calling
+ * `bpf_redirect_map` (helper 51, also kernel-only): `return bpf_redirect_map(&xsks, 0, XDP_PASS)`.
+ */
+function xskRedirectObject(): ParsedObject {
+  const insn = (code: number, dst: number, src: number, imm: number) => ({ code, dst, src, off: 0, imm });
+  return {
+    license: 'GPL',
+    kernelVersion: undefined,
+    hasBtf: false,
+    maps: [{ name: 'xsks', origin: 'btf', section: '.maps', type: { id: 17, name: 'xskmap' }, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0, readonly: false }],
+    programs: [
+      {
+        name: 'redirect',
+        section: 'xdp',
+        sectionOffset: 0,
+        insns: [insn(0x18, 1, 1, 0), insn(0, 0, 0, 0), insn(0xb7, 2, 0, 0), insn(0xb7, 3, 0, 2), insn(0x85, 0, 0, 51), insn(0x95, 0, 0, 0)],
+        mapReferences: [{ insnIndex: 0, map: 0, kind: 'fd', offset: 0 }],
+      },
+    ],
+  };
+}
+
+describeKernel('loadObjectIntoKernel: map types and helpers only the kernel has', () => {
+  it('creates an XSKMAP and loads a program calling bpf_redirect_map (helper 51)', () => {
+    const before = openFds();
+    const loaded = loadObjectIntoKernel(xskRedirectObject(), { name: 'xsk' });
+    const xsks = loaded.map('xsks');
+    expect([xsks.type, xsks.keySize, xsks.valueSize, xsks.maxEntries]).toEqual(['xskmap', 4, 4, 4]);
+    // an XSKMAP holds AF_XDP sockets: the kernel refuses any other fd (here the map's own)
+    const fd = new Uint8Array(4);
+    new DataView(fd.buffer).setUint32(0, xsks.fd, true);
+    expect(() => xsks.update(key0, fd)).toThrow(expect.objectContaining({ code: 'KERNEL' }));
+    // no socket at key 0: the program returns its fallback verdict, XDP_PASS
+    expect(run(loaded.program('redirect'))).toBe(2);
+    loaded.close();
+    expect(openFds()).toBe(before);
+  });
+
+  it('leaves the judgement of a kernel-only map definition to the kernel: a ringbuf with a key is refused, typed', () => {
+    const object = xskRedirectObject();
+    const ring: ParsedObject = { ...object, programs: [], maps: [{ ...(object.maps[0] as ParsedObject['maps'][number]), name: 'events', type: { id: 27, name: 'ringbuf' }, maxEntries: 4096 }] };
+    const before = openFds();
+    expectError(() => loadObjectIntoKernel(ring), 'UNSUPPORTED', /the kernel refused map events \(ringbuf/);
+    expect(openFds()).toBe(before);
   });
 });
 

@@ -100,9 +100,10 @@ interface MapPlan {
 
 function planMaps(object: BpfObject | undefined, parsed: ParsedObject, objectName: string): MapPlan[] {
   return parsed.maps.map((m, i) => {
+    // any type of the kernel's enum bpf_map_type (XSKMAP, DEVMAP, …, not only the runtime's): the kernel judges the definition
     const type = Object.entries(BPF_MAP_TYPE).find(([, id]) => id === m.type.id)?.[0] as KernelMapType | undefined;
     if (type === undefined) {
-      throw new BpfObjectError('UNSUPPORTED', `${objectName}: map ${m.name} in section ${m.section} has type ${m.type.name}, which the kernel loader does not create (${Object.keys(BPF_MAP_TYPE).join(', ')})`, { section: m.section, symbol: m.name });
+      throw new BpfObjectError('UNSUPPORTED', `${objectName}: map ${m.name} in section ${m.section} has type ${m.type.name}, which is no map type of the kernel (enum bpf_map_type: ${Object.keys(BPF_MAP_TYPE).join(', ')})`, { section: m.section, symbol: m.name });
     }
     const adjusted = object?.maps[i];
     return {
@@ -162,10 +163,13 @@ function describe(v: unknown): string {
  * `.rodata` maps (created with `BPF_F_RDONLY_PROG`, then `BPF_MAP_FREEZE`); rewrite each
  * program's map references to the kernel's fds and load every XDP program (a BpfObject's
  * with autoload on) with `BPF_PROG_LOAD`, the object's license and `expected_attach_type`
- * `BPF_XDP`. The object itself is not changed, and may be loaded natively as well. On
- * failure every fd opened so far is closed.
+ * `BPF_XDP`. Every map type of the kernel's `enum bpf_map_type` is created (kernel-only
+ * types such as `xskmap` included) and programs may call any helper the kernel offers
+ * (`bpf_redirect_map`, …): the kernel, not this loader, decides. The object itself is not
+ * changed, and may be loaded natively as well (there the runtime's map types and helpers
+ * apply). On failure every fd opened so far is closed.
  * @throws BpfObjectError EINVAL for bad arguments; STATE for a closed BpfObject;
- *   UNSUPPORTED for a map type the loader does not create or a program that is not XDP
+ *   UNSUPPORTED for a map type the kernel does not define or a program that is not XDP
  *   (before anything is created), or a map the kernel refuses (`cause`: the KernelError);
  *   MALFORMED for a broken map reference; VERIFY when the kernel refuses a program
  *   (`cause`: the KernelError, whose `log` is the verifier's); EbpfError UNSUPPORTED where
