@@ -1,0 +1,18 @@
+/**
+ * AF_XDP for the i40e shim: a real socket ({@link openXsk}: UMEM in the native arena, the
+ * four rings mapped for native code) and the kernel program that feeds it
+ * ({@link attachXskRedirect}). Nothing here loads koffi until a socket is opened.
+ */
+export { type XskRing, type XskRingKind, XSK_RING_KINDS } from './rings.js';
+export { type XskKick, type XskOptions, type XskRings, type XskStats, type XskWaitOptions, Xsk, openXsk, openXskWhenFree } from './socket.js';
+export type { XskUmem } from './umem.js';
+export { XskError } from './xsk-error.js';
+export {
+  XSK_REDIRECT_MAX_QUEUES,
+  XSK_REDIRECT_OBJECT,
+  type XskRedirect,
+  type XskRedirectOptions,
+  attachXskRedirect,
+  xskRedirectObjectPath,
+} from './redirect.js';
+export { XDP_DESC, XDP_RING_NEED_WAKEUP } from './uapi.js';

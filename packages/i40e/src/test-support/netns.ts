@@ -1,0 +1,252 @@
+/**
+ * A private network namespace with a veth pair, for tests that need real netdevs: made
+ * with iproute2 (`ip netns add`, `ip -n <ns> link add … type veth peer …`), entered by
+ * the test's thread with `setns()`, and removed afterwards — also after a failed test
+ * (`close()` in `afterEach`), at process exit, and, for namespaces of processes that died
+ * without cleaning up, by the next run.
+ *
+ * Both veth ends live only inside the namespace, so the test bed never touches the host's
+ * interfaces and names cannot clash between concurrent runs. IPv6 is disabled in the
+ * namespace before the links come up, so the kernel sends nothing of its own (router
+ * solicitations, DAD, MLD) through them: the only frames on the wire are the test's.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
+import { sys } from '../afxdp/sys.js';
+
+/** `CLONE_NEWNET`, the namespace type for `setns()`. */
+const CLONE_NEWNET = 0x4000_0000;
+/** Where `ip netns add` bind-mounts named namespaces. */
+const NETNS_DIR = '/var/run/netns';
+/** Prefix of the namespaces made here: `bpfd-<pid>-<n>`. */
+const PREFIX = 'bpfd';
+
+/** One end of the veth pair. */
+export interface VethEnd {
+  readonly name: string;
+  /** Its ifindex inside the namespace. */
+  readonly ifindex: number;
+  /** Its MAC address, 6 bytes. */
+  readonly mac: readonly number[];
+}
+
+/** A namespace made by {@link createTestNetns}. */
+export interface TestNetns {
+  /** The namespace's name (`ip netns list`). */
+  readonly name: string;
+  /** The end the test receives on (where an AF_XDP socket binds). */
+  readonly rx: VethEnd;
+  /** The other end, where traffic is sent from. */
+  readonly peer: VethEnd;
+  /** True while this thread is inside the namespace. */
+  readonly entered: boolean;
+  /** Move this thread into the namespace (`setns`); sockets, `bpf()` ifindexes and links then refer to it. Idempotent. */
+  enter(): void;
+  /** Move this thread back to the namespace it came from. Idempotent. */
+  leave(): void;
+  /**
+   * Run `ifname`'s NAPI in a kernel thread of its own (`/sys/class/net/<ifname>/threaded`)
+   * instead of in the softirq of the sender's system call: frames then arrive
+   * asynchronously. A veth has NAPI only while an XDP program is attached to it.
+   * @throws Error when the kernel refuses.
+   */
+  threadedNapi(ifname: string, on: boolean): void;
+  /** Leave, then delete the namespace (the veth pair goes with it). Idempotent; never throws. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** Whether the test bed can be made here, and if not, why. */
+export type NetnsSupport = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+let support: NetnsSupport | undefined;
+let counter = 0;
+const live = new Set<TestNetns>();
+
+function ip(args: readonly string[]): { ok: boolean; stdout: string; stderr: string } {
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 60_000 });
+  const ok = r.error === undefined && r.status === 0;
+  return { ok, stdout: r.stdout ?? '', stderr: r.error !== undefined ? String(r.error) : (r.stderr ?? '') };
+}
+
+function ipOrThrow(args: readonly string[]): string {
+  const r = ip(args);
+  if (!r.ok) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/**
+ * Whether namespaces and veth pairs can be made here: x86-64 Linux, root, iproute2's `ip`
+ * runnable, `setns` bound through koffi, and a namespace actually made (and deleted)
+ * once. Never throws; the answer is cached.
+ */
+export function netnsSupport(): NetnsSupport {
+  if (support !== undefined) return support;
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    support = { ok: false, reason: `needs x86-64 Linux, this is ${process.platform}/${process.arch}` };
+  else if (process.getuid?.() !== 0) support = { ok: false, reason: 'needs root (network namespaces, veth, XDP and AF_XDP)' };
+  else {
+    const version = ip(['-V']);
+    if (!version.ok) support = { ok: false, reason: `iproute2's ip is not runnable: ${version.stderr.trim() || 'not found'}` };
+    else {
+      try {
+        sys();
+        // root is not always allowed to make namespaces (containers): try once
+        const probe = `${PREFIX}-${process.pid}-0`;
+        const made = ip(['netns', 'add', probe]);
+        ip(['netns', 'del', probe]);
+        support = made.ok ? { ok: true } : { ok: false, reason: `ip netns add failed: ${made.stderr.trim()}` };
+      } catch (error) {
+        support = { ok: false, reason: (error as Error).message };
+      }
+    }
+  }
+  return support;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Delete namespaces left behind by test processes that died before cleaning up. */
+function sweepStale(): void {
+  if (!existsSync(NETNS_DIR)) return;
+  for (const name of readdirSync(NETNS_DIR)) {
+    const m = /^bpfd-(\d+)-\d+$/.exec(name);
+    if (m === null) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && !processAlive(pid)) ip(['netns', 'del', name]);
+  }
+}
+
+let exitHook = false;
+
+const macText = (mac: readonly number[]) => mac.map((b) => b.toString(16).padStart(2, '0')).join(':');
+
+/**
+ * Make a private namespace `bpfd-<pid>-<n>` holding a veth pair `xsk0` (MAC
+ * 02:b0:f0:00:00:01, the receiving end) and `peer0` (02:b0:f0:00:00:02), both up, IPv6
+ * off; enter it from this thread unless `enter: false`. On failure whatever was made is
+ * removed. Call `close()` when done (in `afterEach`).
+ * @throws Error when `ip` fails (check {@link netnsSupport} first) or `setns` is refused.
+ */
+export function createTestNetns(options: { readonly enter?: boolean } = {}): TestNetns {
+  const s = sys();
+  sweepStale();
+  counter += 1;
+  const name = `${PREFIX}-${process.pid}-${counter}`;
+  const rxMac = [0x02, 0xb0, 0xf0, 0x00, 0x00, 0x01];
+  const peerMac = [0x02, 0xb0, 0xf0, 0x00, 0x00, 0x02];
+  ipOrThrow(['netns', 'add', name]);
+  let nsFd = -1;
+  let homeFd = -1;
+  let entered = false;
+  let closed = false;
+  const leave = () => {
+    if (!entered) return;
+    const ret = s.setns(homeFd, CLONE_NEWNET);
+    if (ret !== 0) throw new Error(`setns back to the original network namespace failed: ${s.errnoName(-ret)}`);
+    entered = false;
+  };
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      leave();
+    } catch {
+      // nothing better to do: the namespace is deleted anyway
+    }
+    for (const fd of [nsFd, homeFd]) if (fd >= 0) closeSync(fd);
+    nsFd = -1;
+    homeFd = -1;
+    ip(['netns', 'del', name]);
+    live.delete(netns);
+  };
+  let netns: TestNetns;
+  try {
+    // IPv6 off before the links exist: the kernel then sends nothing of its own through them
+    ip([
+      'netns',
+      'exec',
+      name,
+      'sh',
+      '-c',
+      'for f in all default; do echo 1 > /proc/sys/net/ipv6/conf/$f/disable_ipv6; done 2>/dev/null; true',
+    ]);
+    ipOrThrow([
+      '-n',
+      name,
+      'link',
+      'add',
+      'xsk0',
+      'address',
+      macText(rxMac),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'peer0',
+      'address',
+      macText(peerMac),
+    ]);
+    ipOrThrow(['-n', name, 'link', 'set', 'xsk0', 'up']);
+    ipOrThrow(['-n', name, 'link', 'set', 'peer0', 'up']);
+    const links = JSON.parse(ipOrThrow(['-n', name, '-j', 'link', 'show'])) as { ifname: string; ifindex: number }[];
+    const index = (ifname: string) => {
+      const link = links.find((l) => l.ifname === ifname);
+      if (link === undefined) throw new Error(`${ifname} is missing in namespace ${name}`);
+      return link.ifindex;
+    };
+    const rx: VethEnd = Object.freeze({ name: 'xsk0', ifindex: index('xsk0'), mac: Object.freeze(rxMac) });
+    const peer: VethEnd = Object.freeze({ name: 'peer0', ifindex: index('peer0'), mac: Object.freeze(peerMac) });
+    nsFd = openSync(`${NETNS_DIR}/${name}`, 'r');
+    homeFd = openSync('/proc/thread-self/ns/net', 'r');
+    netns = {
+      name,
+      rx,
+      peer,
+      get entered() {
+        return entered;
+      },
+      enter() {
+        if (closed) throw new Error(`namespace ${name} is closed`);
+        if (entered) return;
+        const ret = s.setns(nsFd, CLONE_NEWNET);
+        if (ret !== 0) throw new Error(`setns(${name}) failed: ${s.errnoName(-ret)}`);
+        entered = true;
+      },
+      leave,
+      threadedNapi(ifname: string, on: boolean) {
+        if (!/^[a-z0-9]+$/.test(ifname)) throw new Error(`threadedNapi: odd interface name ${JSON.stringify(ifname)}`);
+        ipOrThrow(['netns', 'exec', name, 'sh', '-c', `echo ${on ? 1 : 0} > /sys/class/net/${ifname}/threaded`]);
+      },
+      close,
+      [Symbol.dispose]: close,
+    };
+  } catch (error) {
+    for (const fd of [nsFd, homeFd]) if (fd >= 0) closeSync(fd);
+    ip(['netns', 'del', name]);
+    throw error;
+  }
+  live.add(netns);
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const ns of [...live]) ns.close();
+    });
+  }
+  if (options.enter !== false) {
+    try {
+      netns.enter();
+    } catch (error) {
+      netns.close();
+      throw error;
+    }
+  }
+  return netns;
+}
