@@ -1,14 +1,19 @@
 import { Mutex } from '@bpf-dispatcher/dispatcher';
 import { runtimeOf } from '@bpf-dispatcher/runtime';
-import { type Reader, type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
+import { emitText, type Reader, type Region, type TextArena } from '@bpf-dispatcher/text-poke';
 import type { CodeBuffer } from '@bpf-dispatcher/x86';
-import { RECORD_META_SIZE, type XdpCall, type XdpCallClaim, type XdpProg, claimXdpCall, defineXdpCall } from '@bpf-dispatcher/xdp-call';
+import { claimXdpCall, defineXdpCall, RECORD_META_SIZE, type XdpCall, type XdpCallClaim, type XdpProg } from '@bpf-dispatcher/xdp-call';
+import { CaptureNic } from './afxdp/capture-nic.js';
+import { planXsk, type XskDeviceOptions, type XskDeviceStats, type XskPlan, XskPorts } from './afxdp/ports.js';
+import { type ReplayOutput, replayFrames } from './afxdp/replay.js';
+import { emitXskPoll } from './afxdp/xsk-poll.js';
+import { createXskRing } from './afxdp/xsk-ring.js';
 import { emitDriverLoop } from './driver-loop.js';
 import { I40eError } from './errors.js';
 import { emitNapiPoll } from './napi-poll.js';
-import { FRAME_SLOT, type RingCounters, type RxMode, type RxRing, createRxRing, isRxRing, sumRingCounters } from './ring.js';
-import { MAX_FLOWS, defaultFlows } from './traffic/flows.js';
-import { type UdpFlow, buildUdpFrame } from './traffic/packet.js';
+import { createRxRing, FRAME_SLOT, isRxRing, type RingCounters, type RxMode, type RxRing, sumRingCounters } from './ring.js';
+import { defaultFlows, MAX_FLOWS } from './traffic/flows.js';
+import { buildUdpFrame, type UdpFlow } from './traffic/packet.js';
 import { assertArena, describe, freeRegions, optionsObject } from './validate.js';
 import { setupFillRing, umemFrames } from './xsk.js';
 
@@ -20,8 +25,18 @@ export interface I40eDeviceOptions {
   readonly queues?: number;
   /** Descriptors per rx ring, a power of two 8..4096 (default 256). */
   readonly ringSize?: number;
-  /** `copy` (i40e_run_xdp, default) or `zc` (AF_XDP zero-copy, i40e_run_xdp_zc). */
-  readonly mode?: RxMode;
+  /**
+   * Where packets come from: `copy` (i40e_run_xdp, default) and `zc` (i40e_run_xdp_zc over
+   * a simulated UMEM) replay generated frames at line rate; `xsk` receives real packets
+   * through AF_XDP sockets on real interfaces ({@link I40eDeviceOptions.xsk}); `capture`
+   * runs over frames given to {@link I40eDevice.replay} (a capture file's), through rings
+   * of the AF_XDP layout in arena memory. `xsk` and `capture` run the AF_XDP poll loop.
+   */
+  readonly mode?: DeviceMode;
+  /** Mode `xsk`: the interfaces and queues to bind, and the sockets' settings. */
+  readonly xsk?: XskDeviceOptions;
+  /** Mode `capture`: the UMEM chunk size, 2048 (default; frames up to 1792 bytes) or 4096 (up to 3840). */
+  readonly captureFrameSize?: 2048 | 4096;
   /** Retpoline fallback in the shared xdp_call (default true). */
   readonly retpoline?: boolean;
   /** Program stats on (time-stamp counter around each run) (default false). */
@@ -47,11 +62,15 @@ export interface I40eDeviceOptions {
   readonly verifyHandlers?: boolean;
 }
 
+/** Where a device's packets come from (see {@link I40eDeviceOptions.mode}). */
+export type DeviceMode = RxMode | 'xsk' | 'capture';
+
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
 function intOption(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max) throw new I40eError('EINVAL', `I40eDevice: ${name} must be an integer from ${min} to ${max}, got ${describe(v)}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new I40eError('EINVAL', `I40eDevice: ${name} must be an integer from ${min} to ${max}, got ${describe(v)}`);
   return v;
 }
 
@@ -130,7 +149,7 @@ interface PollCode {
 export class I40eDevice {
   readonly xdpCall: XdpCall;
   readonly netdevs: readonly Netdev[];
-  readonly mode: RxMode;
+  readonly mode: DeviceMode;
   readonly ringSize: number;
   readonly frameLength: number;
   readonly flows: readonly UdpFlow[];
@@ -146,6 +165,10 @@ export class I40eDevice {
   /** The device's lock: serialises i40eXdpSetup of its netdevs and dispose (private; only the device queues on it). */
   readonly #setupLock = new Mutex();
   #disposing: Promise<void> | null = null;
+  /** Mode `xsk`: the sockets and redirect programs. */
+  readonly #xsk: XskPorts | undefined;
+  /** Mode `capture`: the NIC behind each ring. */
+  readonly #nics = new Map<RxRing, CaptureNic>();
 
   /**
    * Validates every option before allocating; if an allocation fails part-way, everything
@@ -169,18 +192,34 @@ export class I40eDevice {
     if (!isPow2(this.ringSize)) throw new I40eError('EINVAL', `I40eDevice: ringSize must be a power of two, got ${this.ringSize}`);
     this.frameLength = intOption(opts.frameLength, 64, 42, FRAME_SLOT, 'frameLength');
     const mode = opts.mode ?? 'copy';
-    if (mode !== 'copy' && mode !== 'zc') throw new I40eError('EINVAL', `I40eDevice: mode must be 'copy' or 'zc', got ${describe(mode)}`);
+    if (mode !== 'copy' && mode !== 'zc' && mode !== 'xsk' && mode !== 'capture')
+      throw new I40eError('EINVAL', `I40eDevice: mode must be 'copy', 'zc', 'xsk' or 'capture', got ${describe(mode)}`);
     this.mode = mode;
+    const xskPlan: XskPlan | undefined = mode === 'xsk' ? planXsk(opts.xsk) : undefined;
+    if (mode !== 'xsk' && opts.xsk !== undefined) throw new I40eError('EINVAL', `I40eDevice: options.xsk is for mode 'xsk', not '${mode}'`);
+    const captureFrameSize = opts.captureFrameSize ?? 2048;
+    if (captureFrameSize !== 2048 && captureFrameSize !== 4096)
+      throw new I40eError('EINVAL', `I40eDevice: captureFrameSize must be 2048 or 4096, got ${describe(captureFrameSize)}`);
     const flows = opts.flows ?? defaultFlows();
-    if (!Array.isArray(flows) || flows.length === 0 || flows.length > MAX_FLOWS) throw new I40eError('EINVAL', `I40eDevice: flows must be an array of 1 to ${MAX_FLOWS} flows`);
+    if (!Array.isArray(flows) || flows.length === 0 || flows.length > MAX_FLOWS)
+      throw new I40eError('EINVAL', `I40eDevice: flows must be an array of 1 to ${MAX_FLOWS} flows`);
     this.flows = Object.freeze([...flows]);
     const templates = this.flows.map((flow, i) => buildUdpFrame(flow, this.frameLength, i));
-    for (const [name, value] of [['stats', opts.stats], ['dispatcher', opts.dispatcher], ['retpoline', opts.retpoline], ['verifyHandlers', opts.verifyHandlers]] as const) {
-      if (value !== undefined && typeof value !== 'boolean') throw new I40eError('EINVAL', `I40eDevice: ${name} must be a boolean, got ${describe(value)}`);
+    for (const [name, value] of [
+      ['stats', opts.stats],
+      ['dispatcher', opts.dispatcher],
+      ['retpoline', opts.retpoline],
+      ['verifyHandlers', opts.verifyHandlers],
+    ] as const) {
+      if (value !== undefined && typeof value !== 'boolean')
+        throw new I40eError('EINVAL', `I40eDevice: ${name} must be a boolean, got ${describe(value)}`);
     }
     this.statsOn = opts.stats ?? false;
     this.useDispatcher = opts.dispatcher ?? true;
     const verify = opts.verifyHandlers ?? false;
+    if (verify && (mode === 'xsk' || mode === 'capture'))
+      throw new I40eError('EINVAL', `I40eDevice: verifyHandlers needs a replay mode ('copy' or 'zc'), not '${mode}'`);
+    if (xskPlan !== undefined) this.ringSize = xskPlan.ringSize;
     // validates maxProgs / syncTimeoutMs before it allocates
     this.xdpCall = defineXdpCall(arena, 'i40e_xdp_call', {
       ...(opts.retpoline === undefined ? {} : { retpoline: opts.retpoline }),
@@ -191,16 +230,31 @@ export class I40eDevice {
     try {
       this.code = { plain: this.emitCode(false, verify), stats: this.emitCode(true, verify) };
       const list: Netdev[] = [];
-      for (let n = 0; n < netdevs; n++) {
-        const rings: RxRing[] = [];
-        const netdev = new Netdev(this, 2 + n, `eth${n}`, TOKEN, rings);
-        for (let q = 0; q < queues; q++) rings.push(this.createRing(netdev, q, templates));
-        Object.freeze(rings);
-        list.push(netdev);
+      if (xskPlan !== undefined) {
+        const targets = xskPlan.interfaces.map((iface) => {
+          const rings: RxRing[] = [];
+          return { netdev: new Netdev(this, iface.ifindex, iface.name, TOKEN, rings), rings };
+        });
+        this.#xsk = new XskPorts();
+        this.#xsk.open(arena, xskPlan, targets, this.alloc);
+        for (const t of targets) {
+          Object.freeze(t.rings);
+          list.push(t.netdev);
+        }
+      } else {
+        for (let n = 0; n < netdevs; n++) {
+          const rings: RxRing[] = [];
+          const netdev = new Netdev(this, 2 + n, `eth${n}`, TOKEN, rings);
+          for (let q = 0; q < queues; q++)
+            rings.push(mode === 'capture' ? this.createCaptureRing(netdev, q, captureFrameSize) : this.createRing(netdev, q, templates));
+          Object.freeze(rings);
+          list.push(netdev);
+        }
       }
       this.netdevs = Object.freeze(list);
       this.allRings = this.ringTable(this.rings);
     } catch (error) {
+      this.#xsk?.close();
       freeRegions(arena, this.#owned);
       this.#claim.discard();
       throw error;
@@ -215,18 +269,34 @@ export class I40eDevice {
       this.#owned.push(region);
       return region.address;
     };
-    const napiPoll = emit((buf) => emitNapiPoll(buf, this.xdpCall.trampoline.entry, { mode: this.mode, stats, verifyHandlers, signatureOffset: -RECORD_META_SIZE }));
+    const entry = this.xdpCall.trampoline.entry;
+    const mode = this.mode;
+    const napiPoll =
+      mode === 'xsk' || mode === 'capture'
+        ? emit((buf) => emitXskPoll(buf, entry, { stats }))
+        : emit((buf) => emitNapiPoll(buf, entry, { mode, stats, verifyHandlers, signatureOffset: -RECORD_META_SIZE }));
     const driverLoop = emit((buf) => emitDriverLoop(buf, napiPoll));
     return { napiPoll, driverLoop };
   }
 
+  /** Allocate data memory the device owns (freed by dispose, or when the constructor fails). */
+  private readonly alloc = (size: number, align: number): Region => {
+    const r = this.arena.allocData(size, { align });
+    this.#owned.push(r);
+    return r;
+  };
+
+  /** Mode `capture`: a ring over a {@link CaptureNic} of `ringSize` chunks. */
+  private createCaptureRing(netdev: Netdev, queueIndex: number, frameSize: 2048 | 4096): RxRing {
+    const nic = new CaptureNic(this.arena, { ringSize: this.ringSize, frameSize, alloc: this.alloc });
+    const ring = createXskRing(netdev, queueIndex, { arena: this.arena, source: nic, stackSize: this.ringSize, alloc: this.alloc });
+    this.#nics.set(ring, nic);
+    return ring;
+  }
+
   /** One rx ring of `netdev` (ring.ts), with its fill ring in zero-copy mode (xsk.ts); the device owns the memory. */
   private createRing(netdev: Netdev, queueIndex: number, templates: readonly Uint8Array[]): RxRing {
-    const alloc = (size: number, align: number): Region => {
-      const r = this.arena.allocData(size, { align });
-      this.#owned.push(r);
-      return r;
-    };
+    const alloc = this.alloc;
     const R = this.ringSize;
     const frames = this.mode === 'zc' ? umemFrames(R) : R;
     const ring = createRxRing(netdev, queueIndex, { arena: this.arena, size: R, frames, frameLength: this.frameLength, templates, alloc });
@@ -300,7 +370,8 @@ export class I40eDevice {
     if (typeof reader !== 'object' || reader === null || typeof reader.counterAddress !== 'bigint') {
       throw new I40eError('EINVAL', `${what}: reader must come from arena.registerReader(), got ${describe(reader)}`);
     }
-    if ((reader as { disposed?: unknown }).disposed === true) throw new I40eError('DISPOSED', `${what}: the reader is unregistered or its arena was disposed`);
+    if ((reader as { disposed?: unknown }).disposed === true)
+      throw new I40eError('DISPOSED', `${what}: the reader is unregistered or its arena was disposed`);
     const address = reader.counterAddress;
     const [start, end] = this.arena.dataRange;
     let inArena = address % 8n === 0n && address >= start && address + 8n <= end;
@@ -334,7 +405,11 @@ export class I40eDevice {
   private cpuOption(options: { cpu?: number }, what: string): number {
     const cpu = optionsObject(options, what).cpu ?? 0;
     const cpus = runtimeOf(this.arena).cpus;
-    if (!Number.isInteger(cpu) || (cpu as number) < 0 || (cpu as number) >= cpus) throw new I40eError('EINVAL', `${what}: cpu must be a poller index in 0..${cpus - 1} (the runtime's CPU count), got ${describe(cpu)}`);
+    if (!Number.isInteger(cpu) || (cpu as number) < 0 || (cpu as number) >= cpus)
+      throw new I40eError(
+        'EINVAL',
+        `${what}: cpu must be a poller index in 0..${cpus - 1} (the runtime's CPU count), got ${describe(cpu)}`,
+      );
     return cpu as number;
   }
 
@@ -348,17 +423,22 @@ export class I40eDevice {
    *   bigint below 2^63), budget, ring list or reader; UNKNOWN_NETDEV for a ring of another
    *   device; DISPOSED.
    */
-  driverLoopCall(packets: bigint | number, options: { budget?: number; rings?: readonly RxRing[]; reader?: Reader; cpu?: number } = {}): { entry: bigint; args: bigint[] } {
+  driverLoopCall(
+    packets: bigint | number,
+    options: { budget?: number; rings?: readonly RxRing[]; reader?: Reader; cpu?: number } = {},
+  ): { entry: bigint; args: bigint[] } {
     this.check('run');
     const opts = optionsObject(options, 'run');
     const budget = intOption(opts.budget, 64, 1, 1 << 20, 'budget');
     const valid = typeof packets === 'bigint' ? packets >= 0n && packets < 1n << 63n : Number.isSafeInteger(packets) && packets >= 0;
-    if (!valid) throw new I40eError('EINVAL', `run: packets must be a non-negative safe integer or a bigint below 2^63, got ${describe(packets)}`);
+    if (!valid)
+      throw new I40eError('EINVAL', `run: packets must be a non-negative safe integer or a bigint below 2^63, got ${describe(packets)}`);
     const target = BigInt(packets);
     let table = this.allRings;
     let count = this.rings.length;
     if (opts.rings !== undefined) {
-      if (!Array.isArray(opts.rings) || opts.rings.length === 0) throw new I40eError('EINVAL', 'run: rings must be a non-empty array of this device\'s rings');
+      if (!Array.isArray(opts.rings) || opts.rings.length === 0)
+        throw new I40eError('EINVAL', "run: rings must be a non-empty array of this device's rings");
       for (const ring of opts.rings) this.checkRing(ring, 'run');
       table = this.ringTable(opts.rings);
       count = opts.rings.length;
@@ -378,13 +458,104 @@ export class I40eDevice {
     return this.arena.call(entry, ...args);
   }
 
+  /** The sockets of an `xsk` device. @throws I40eError EINVAL in another mode; DISPOSED. */
+  #ports(what: string): XskPorts {
+    this.check(what);
+    if (this.#xsk === undefined) throw new I40eError('EINVAL', `${what}: the device is in mode '${this.mode}', not 'xsk'`);
+    return this.#xsk;
+  }
+
+  /**
+   * Mode `xsk`: wake the kernel where a socket's ring asks for it (need-wakeup) — the fill
+   * ring with `recvfrom`, the tx ring (when it holds frames) with `sendto`. Call it after
+   * each native run; it is the only system call the receive path needs. Returns the
+   * number of system calls made.
+   * @throws I40eError EINVAL in another mode, DISPOSED; XskError for a refusal that is not transient.
+   */
+  kick(): number {
+    return this.#ports('kick').kick();
+  }
+
+  /**
+   * Mode `xsk`: wait up to `timeoutMs` (an integer, 0 just looks) until a socket's rx ring
+   * holds packets (`poll`). True when one does.
+   * @throws I40eError EINVAL for a bad timeout or in another mode, DISPOSED; XskError if poll fails.
+   */
+  waitForPackets(timeoutMs: number): boolean {
+    return this.#ports('waitForPackets').wait(timeoutMs);
+  }
+
+  /**
+   * Mode `xsk`: the kernel's counters of the sockets (`XDP_STATISTICS`: packets it dropped,
+   * and why) and the rings' own (completions reaped), summed over `rings` (default all).
+   * @throws I40eError EINVAL in another mode or for rings of another device, DISPOSED; XskError if the kernel refuses.
+   */
+  xskStats(rings?: readonly RxRing[]): XskDeviceStats {
+    const ports = this.#ports('xskStats');
+    if (rings !== undefined) {
+      if (!Array.isArray(rings)) throw new I40eError('EINVAL', "xskStats: rings must be an array of this device's rings");
+      for (const ring of rings) this.checkRing(ring, 'xskStats');
+    }
+    return ports.stats(rings);
+  }
+
+  /**
+   * Mode `xsk`: each ring's socket as the kernel set it up — the netdev and queue, whether
+   * it runs zero-copy, and where the redirect program runs (`native` in the driver,
+   * `generic` in the stack, `none` when the caller attaches its own).
+   * @throws I40eError EINVAL in another mode, DISPOSED.
+   */
+  xskQueues(): readonly {
+    readonly ring: RxRing;
+    readonly ifindex: number;
+    readonly queue: number;
+    readonly zeroCopy: boolean;
+    readonly redirect: 'native' | 'generic' | 'none';
+  }[] {
+    const ports = this.#ports('xskQueues');
+    return ports.sockets.map(({ ring, socket }) => {
+      const redirect = ports.redirects.find((r) => r.ifindex === socket.ifindex);
+      return Object.freeze({
+        ring,
+        ifindex: socket.ifindex,
+        queue: socket.queue,
+        zeroCopy: socket.zeroCopy,
+        redirect: redirect?.mode ?? 'none',
+      });
+    });
+  }
+
+  /**
+   * Mode `capture`: run the program attached to `ring`'s netdev over `frames` (e.g. a
+   * capture file's), each exactly once and in order, through the AF_XDP poll loop —
+   * native code per packet, TypeScript per ring's worth. Returns the frames passed and
+   * transmitted (with their input index) and the indexes of frames too long for a UMEM
+   * chunk (skipped; see `captureFrameSize`). Counters accumulate on the ring as usual.
+   * @throws I40eError EINVAL in another mode, for frames that are not Uint8Arrays, or a
+   *   bad cpu; UNKNOWN_NETDEV for a ring of another device; DISPOSED.
+   */
+  replay(frames: readonly Uint8Array[], options: { ring?: RxRing; cpu?: number } = {}): ReplayOutput {
+    this.check('replay');
+    if (this.mode !== 'capture') throw new I40eError('EINVAL', `replay: the device is in mode '${this.mode}', not 'capture'`);
+    const opts = optionsObject(options, 'replay');
+    const ring = opts.ring ?? (this.rings[0] as RxRing);
+    this.checkRing(ring, 'replay');
+    if (!Array.isArray(frames) || !frames.every((f) => f instanceof Uint8Array))
+      throw new I40eError('EINVAL', 'replay: frames must be an array of Uint8Array');
+    const cpu = this.cpuOption(opts, 'replay');
+    const nic = this.#nics.get(ring) as CaptureNic;
+    return replayFrames(ring, nic, frames, (count) =>
+      count === 0 ? this.napiPoll(ring, 1, { cpu }) : Number(this.run(count, { rings: [ring], cpu })),
+    );
+  }
+
   /**
    * Counters summed over rings (default all), as a snapshot of plain bigints.
    * @throws I40eError EINVAL / UNKNOWN_NETDEV for rings that are not this device's; DISPOSED.
    */
   totals(rings: readonly RxRing[] = this.rings): RingCounters {
     this.check('totals');
-    if (!Array.isArray(rings)) throw new I40eError('EINVAL', 'totals: rings must be an array of this device\'s rings');
+    if (!Array.isArray(rings)) throw new I40eError('EINVAL', "totals: rings must be an array of this device's rings");
     for (const ring of rings) this.checkRing(ring, 'totals');
     return sumRingCounters(rings.map((r) => r.counters()));
   }
@@ -422,10 +593,9 @@ export class I40eDevice {
         this.#disposing = null;
         throw error;
       }
-      if (!this.arena.disposed) {
-        // the xdp_call's grace periods are over: no registered reader runs the poll code
-        freeRegions(this.arena, this.#owned);
-      }
+      // the xdp_call's grace periods are over: no registered reader runs the poll code
+      this.#xsk?.close();
+      if (!this.arena.disposed) freeRegions(this.arena, this.#owned);
       for (const netdev of this.netdevs) Netdev.setProg(netdev, null, null);
       this.#owned.length = 0;
       this.isDisposed = true;

@@ -1,4 +1,4 @@
-import { type CodeBuffer, add, alu, call, cmovcc, inc, jcc, jmp, mov, qword, shift, test } from '@bpf-dispatcher/x86';
+import { add, alu, type CodeBuffer, call, cmovcc, inc, jcc, jmp, mov, qword, shift, test } from '@bpf-dispatcher/x86';
 import { checkEmit, epilogue, prologue } from './emit-common.js';
 
 /**

@@ -1,4 +1,4 @@
-import { CodeBuffer, type Gp64, alu, dword, mov, pop, push, qword, ret, shift, toAddress } from '@bpf-dispatcher/x86';
+import { alu, CodeBuffer, dword, type Gp64, mov, pop, push, qword, ret, shift, toAddress } from '@bpf-dispatcher/x86';
 import { I40eError } from './errors.js';
 import { DESC_SHIFT, FRAME_SLOT, RING } from './ring.js';
 import { describe } from './validate.js';

@@ -2,10 +2,11 @@
  * Nothing a caller does crashes the process: look-alike objects, bypassing the netdevs,
  * readers and devices of disposed arenas, bad numbers. Devices free what they allocate.
  */
-import { NativeArena, SimulatedArena, type TextArena, nativeSupported } from '@bpf-dispatcher/text-poke';
+
+import { runtimeOf } from '@bpf-dispatcher/runtime';
+import { NativeArena, nativeSupported, SimulatedArena, type TextArena } from '@bpf-dispatcher/text-poke';
 import { CodeBuffer, NOP5 } from '@bpf-dispatcher/x86';
 import { XdpAction, xdpCallUpdate, xdpDrop, xdpPass, xdpRecord } from '@bpf-dispatcher/xdp-call';
-import { runtimeOf } from '@bpf-dispatcher/runtime';
 import { describe, expect, it } from 'vitest';
 import { I40eDevice, Netdev } from './device.js';
 import { emitDriverLoop } from './driver-loop.js';
@@ -16,7 +17,9 @@ import { i40eXdpSetup } from './xdp-setup.js';
 
 const ARENAS: [string, () => TextArena, number][] = [
   ['simulated', () => new SimulatedArena({ textSize: 64 << 10, dataSize: 96 << 10, stackSize: 16 << 10 }), 10_000],
-  ...(nativeSupported() ? ([['native', () => new NativeArena({ textSize: 64 << 10, dataSize: 96 << 10 }), 2_000]] as [string, () => TextArena, number][]) : []),
+  ...(nativeSupported()
+    ? ([['native', () => new NativeArena({ textSize: 64 << 10, dataSize: 96 << 10 }), 2_000]] as [string, () => TextArena, number][])
+    : []),
 ];
 
 describe.each(ARENAS)('i40e hardening on the %s arena', (_name, create, cycles) => {
@@ -55,7 +58,9 @@ describe.each(ARENAS)('i40e hardening on the %s arena', (_name, create, cycles) 
     await expect(i40eXdpSetup(Object.create(Netdev.prototype), prog)).rejects.toMatchObject({ code: 'UNKNOWN_NETDEV' });
     await expect(i40eXdpSetup({ ...eth0 } as never, prog)).rejects.toMatchObject({ code: 'UNKNOWN_NETDEV' });
     expect(() => new Netdev(device, 9, 'eth9')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(() => new RxRing(eth0, 0, arena, { address: 0x1000n, size: 256, kind: 'data' } as never, 8)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => new RxRing(eth0, 0, arena, { address: 0x1000n, size: 256, kind: 'data' } as never, 8)).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
     expect(() => device.napiPoll({ ...device.rings[0] } as never)).toThrow(expect.objectContaining({ code: 'UNKNOWN_NETDEV' }));
     const gone = xdpPass(arena);
     await gone.dispose();
@@ -102,7 +107,9 @@ describe.each(ARENAS)('i40e hardening on the %s arena', (_name, create, cycles) 
     deadReader.offline();
     dead.dispose();
     expect(() => device.run(8, { reader: deadReader })).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
-    expect(() => device.napiPoll(device.rings[0] as RxRing, 8, { reader: deadReader })).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+    expect(() => device.napiPoll(device.rings[0] as RxRing, 8, { reader: deadReader })).toThrow(
+      expect.objectContaining({ code: 'DISPOSED' }),
+    );
     const reader = arena.registerReader('ok');
     expect(device.run(8n, { reader })).toBe(8n);
     expect(device.totals().packets).toBe(8n);
@@ -177,8 +184,18 @@ describe.each(ARENAS)('i40e hardening on the %s arena', (_name, create, cycles) 
   it('a constructor that fails (bad option, or an arena too small) leaves nothing allocated', () => {
     const arena = create();
     const before = arena.usage();
-    const bad = [{ verifyHandlers: 1 }, { stats: 'yes' }, { dispatcher: 0 }, { retpoline: 'no' }, { maxProgs: 99 }, { syncTimeoutMs: -5 }, { flows: [{}] }, { flows: 'x' }];
-    for (const options of bad) expect(() => new I40eDevice(arena, options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    const bad = [
+      { verifyHandlers: 1 },
+      { stats: 'yes' },
+      { dispatcher: 0 },
+      { retpoline: 'no' },
+      { maxProgs: 99 },
+      { syncTimeoutMs: -5 },
+      { flows: [{}] },
+      { flows: 'x' },
+    ];
+    for (const options of bad)
+      expect(() => new I40eDevice(arena, options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(arena.usage()).toEqual(before);
     // 16 netdevs of 4096-descriptor rings do not fit: ENOMEM part-way, everything freed
     expect(() => new I40eDevice(arena, { netdevs: 16, ringSize: 4096 })).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
@@ -202,7 +219,10 @@ describe('i40e: bad arguments are typed EINVAL, never TypeError', () => {
       ['emitNapiPoll options', () => emitNapiPoll(new CodeBuffer(0n), 0n, null as never)],
       ['emitNapiPoll mode', () => emitNapiPoll(new CodeBuffer(0n), 0n, { mode: 'dma' as never, stats: false })],
       ['emitNapiPoll signatureOffset', () => emitNapiPoll(new CodeBuffer(0n), 0n, { mode: 'copy', stats: false, verifyHandlers: true })],
-      ['emitNapiPoll signatureOffset range', () => emitNapiPoll(new CodeBuffer(0n), 0n, { mode: 'copy', stats: false, verifyHandlers: true, signatureOffset: 0 })],
+      [
+        'emitNapiPoll signatureOffset range',
+        () => emitNapiPoll(new CodeBuffer(0n), 0n, { mode: 'copy', stats: false, verifyHandlers: true, signatureOffset: 0 }),
+      ],
       ['emitDriverLoop(null)', () => emitDriverLoop(null as never, 0n)],
       ['emitDriverLoop entry', () => emitDriverLoop(new CodeBuffer(0n), null as never)],
     ];

@@ -1,16 +1,7 @@
-import { NativeArena, SimulatedArena, type TextArena, nativeSupported } from '@bpf-dispatcher/text-poke';
 import { createRuntime } from '@bpf-dispatcher/runtime';
+import { NativeArena, nativeSupported, SimulatedArena, type TextArena } from '@bpf-dispatcher/text-poke';
 import { NOP5 } from '@bpf-dispatcher/x86';
-import {
-  RXQ_INFO_MAX_RXQS,
-  XdpAction,
-  xdpDrop,
-  xdpPass,
-  xdpRecord,
-  xdpRxqInfo,
-  xdpTx,
-  xdpUdpFilter,
-} from '@bpf-dispatcher/xdp-call';
+import { RXQ_INFO_MAX_RXQS, XdpAction, xdpDrop, xdpPass, xdpRecord, xdpRxqInfo, xdpTx, xdpUdpFilter } from '@bpf-dispatcher/xdp-call';
 import { afterEach, describe, expect, it } from 'vitest';
 import { I40eDevice } from './device.js';
 import type { RingCounters, RxRing } from './ring.js';
@@ -20,7 +11,9 @@ import { i40eXdpSetup } from './xdp-setup.js';
 
 const ARENAS: [string, () => TextArena, number][] = [
   ['simulated', () => new SimulatedArena({ dataSize: 8 << 20 }), 96],
-  ...(nativeSupported() ? ([['native', () => new NativeArena({ textSize: 1 << 20, dataSize: 32 << 20 }), 200_000]] as [string, () => TextArena, number][]) : []),
+  ...(nativeSupported()
+    ? ([['native', () => new NativeArena({ textSize: 1 << 20, dataSize: 32 << 20 }), 200_000]] as [string, () => TextArena, number][])
+    : []),
 ];
 
 const zero = { ABORTED: 0n, DROP: 0n, PASS: 0n, TX: 0n, REDIRECT: 0n };
@@ -64,7 +57,10 @@ describe.each(ARENAS)('i40e shim on the %s arena', (_name, create, N) => {
     expect(device.run(48, { rings: [first], cpu: 0 })).toBe(48n);
     expect(device.run(32, { rings: [first], cpu: 1 })).toBe(32n);
     expect(device.napiPoll(first, 8, { cpu: 1 })).toBe(8);
-    const perCpu = prog.object.map('stats_global_map').map.lookupPerCpu(0)?.map((v) => new DataView(v.buffer, v.byteOffset).getBigUint64(0, true));
+    const perCpu = prog.object
+      .map('stats_global_map')
+      .map.lookupPerCpu(0)
+      ?.map((v) => new DataView(v.buffer, v.byteOffset).getBigUint64(0, true));
     expect(perCpu).toEqual([48n, 40n]);
     expect(prog.counters().processed).toBe(88n);
     expect(() => device?.run(8, { rings: [first], cpu: 2 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
@@ -82,7 +78,10 @@ describe.each(ARENAS)('i40e shim on the %s arena', (_name, create, N) => {
     expect(c.stackEnqueued).toBe(16n); // the queue holds 16 until drained
     const frames = device.rings[0]?.drainStack() ?? [];
     expect(frames.length).toBe(16);
-    expect(parseUdpFrame(arena.read(frames[0]?.data ?? 0n, frames[0]?.length ?? 0))).toMatchObject({ ipChecksumOk: true, udpChecksumOk: true });
+    expect(parseUdpFrame(arena.read(frames[0]?.data ?? 0n, frames[0]?.length ?? 0))).toMatchObject({
+      ipChecksumOk: true,
+      udpChecksumOk: true,
+    });
   });
 
   it.each(['copy', 'zc'] as const)('%s mode: verdicts for drop/pass/tx/udp_filter traffic are exact', async (mode) => {
@@ -244,7 +243,15 @@ describe.each(ARENAS)('i40e shim on the %s arena', (_name, create, N) => {
     await expect(i40eXdpSetup(eth0, xdpDrop(other))).rejects.toMatchObject({ code: 'EINVAL' });
     other.dispose();
     expect(device.xdpCall.dispatcher.numProgs).toBe(0);
-    for (const bad of [{ ringSize: 12 }, { ringSize: 4 }, { netdevs: 0 }, { queues: 65 }, { mode: 'dma' }, { frameLength: 200 }, { flows: [] }]) {
+    for (const bad of [
+      { ringSize: 12 },
+      { ringSize: 4 },
+      { netdevs: 0 },
+      { queues: 65 },
+      { mode: 'dma' },
+      { frameLength: 200 },
+      { flows: [] },
+    ]) {
       expect(() => new I40eDevice(arena, bad as never)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     }
     expect(() => device?.napiPoll({} as never)).toThrow(expect.objectContaining({ code: 'UNKNOWN_NETDEV' }));
@@ -276,7 +283,12 @@ describe.skipIf(!nativeSupported())('i40e native driver loop at scale', () => {
     const N = 10_000_000;
     expect(device.run(N, { budget: 64 })).toBe(BigInt(N));
     const c = prog.counters();
-    expect([c.processed, c.issue, c.perQueue[0]?.processed, c.perQueue[1]?.processed]).toEqual([BigInt(N), 0n, BigInt(N / 2), BigInt(N / 2)]);
+    expect([c.processed, c.issue, c.perQueue[0]?.processed, c.perQueue[1]?.processed]).toEqual([
+      BigInt(N),
+      0n,
+      BigInt(N / 2),
+      BigInt(N / 2),
+    ]);
     const t = device.totals();
     expect(t).toEqual({
       packets: BigInt(N),

@@ -1,6 +1,22 @@
 import { emitQuiescentState } from '@bpf-dispatcher/text-poke';
-import { BPF_PROG, XDP_BUFF, XDP_HEADROOM, XdpAction, emitXdpCallRun } from '@bpf-dispatcher/xdp-call';
-import { type CodeBuffer, type Label, alu, dword, inc, jcc, jmp, lea, mov, movzx, ptr, qword, shift, test, word } from '@bpf-dispatcher/x86';
+import {
+  alu,
+  type CodeBuffer,
+  dword,
+  inc,
+  jcc,
+  jmp,
+  type Label,
+  lea,
+  mov,
+  movzx,
+  ptr,
+  qword,
+  shift,
+  test,
+  word,
+} from '@bpf-dispatcher/x86';
+import { BPF_PROG, emitXdpCallRun, XDP_BUFF, XDP_HEADROOM, XdpAction } from '@bpf-dispatcher/xdp-call';
 import { checkEmit, copyFrame, currentDesc, epilogue, prologue } from './emit-common.js';
 import { I40eError } from './errors.js';
 import { COUNTERS, DESC, FRAME_SHIFT, RING, type RxMode, STACK_ENTRY_SHIFT, StackEntryStruct } from './ring.js';
@@ -87,19 +103,37 @@ function reserveSlot(buf: CodeBuffer, head: number, tail: number, maskField: num
  */
 export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: NapiPollOptions): void {
   checkEmit(buf, trampolineEntry, 'emitNapiPoll', 'trampolineEntry');
-  if (typeof options !== 'object' || options === null) throw new I40eError('EINVAL', `emitNapiPoll: options must be an object, got ${describe(options)}`);
+  if (typeof options !== 'object' || options === null)
+    throw new I40eError('EINVAL', `emitNapiPoll: options must be an object, got ${describe(options)}`);
   const { mode, stats } = options;
   if (mode !== 'copy' && mode !== 'zc') throw new I40eError('EINVAL', `emitNapiPoll: mode must be 'copy' or 'zc', got ${describe(mode)}`);
   if (typeof stats !== 'boolean') throw new I40eError('EINVAL', `emitNapiPoll: stats must be a boolean, got ${describe(stats)}`);
-  if (options.verifyHandlers !== undefined && typeof options.verifyHandlers !== 'boolean') throw new I40eError('EINVAL', 'emitNapiPoll: verifyHandlers must be a boolean');
+  if (options.verifyHandlers !== undefined && typeof options.verifyHandlers !== 'boolean')
+    throw new I40eError('EINVAL', 'emitNapiPoll: verifyHandlers must be a boolean');
   const verify = options.verifyHandlers === true;
   const signature = options.signatureOffset;
   if (verify && (!Number.isInteger(signature) || (signature as number) < -XDP_HEADROOM || (signature as number) > -4)) {
-    throw new I40eError('EINVAL', `emitNapiPoll: verifyHandlers needs a signatureOffset from -${XDP_HEADROOM} to -4 (in the headroom), got ${describe(signature)}`);
+    throw new I40eError(
+      'EINVAL',
+      `emitNapiPoll: verifyHandlers needs a signatureOffset from -${XDP_HEADROOM} to -4 (in the headroom), got ${describe(signature)}`,
+    );
   }
   const path = mode === 'zc' ? XSK_RX : COPY_RX;
   const L = () => buf.newLabel();
-  const [loop, verdict, next, noProg, unknown, pass, stackFull, tx, txFull, restore, done, noReader] = [L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L()] as const;
+  const [loop, verdict, next, noProg, unknown, pass, stackFull, tx, txFull, restore, done, noReader] = [
+    L(),
+    L(),
+    L(),
+    L(),
+    L(),
+    L(),
+    L(),
+    L(),
+    L(),
+    L(),
+    L(),
+    L(),
+  ] as const;
 
   prologue(buf, 8);
   mov(buf, qword('rsp', 0), 'rdx');

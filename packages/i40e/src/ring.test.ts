@@ -3,19 +3,65 @@ import { CodeBuffer } from '@bpf-dispatcher/x86';
 import { describe, expect, it } from 'vitest';
 import { emitDriverLoop } from './driver-loop.js';
 import { emitNapiPoll } from './napi-poll.js';
-import { BUFFER_SHIFT, BUFFER_STRIDE, COUNTERS, DESC, DESC_SHIFT, FRAME_SHIFT, FRAME_SLOT, RING, RxDescStruct, STACK_ENTRY_SHIFT, StackEntryStruct } from './ring.js';
+import {
+  BUFFER_SHIFT,
+  BUFFER_STRIDE,
+  COUNTERS,
+  DESC,
+  DESC_SHIFT,
+  FRAME_SHIFT,
+  FRAME_SLOT,
+  RING,
+  RxDescStruct,
+  STACK_ENTRY_SHIFT,
+  StackEntryStruct,
+} from './ring.js';
 
 describe('ring layouts (defined once with defineStruct)', () => {
   it('keep the offsets the poll loop was written against', () => {
     expect({ ...RING }).toEqual({
-      descs: 0, mask: 8, nextToClean: 12, xdpProg: 16, xdpBuff: 24, templates: 32, buffers: 40,
-      stack: 48, stackMask: 56, stackHead: 60, stackTail: 64, tx: 72, txLengths: 80, txMask: 88, txHead: 92, txTail: 96,
-      fill: 104, fillMask: 112, fillProd: 116, fillCons: 120, counters: 128, size: 256,
+      descs: 0,
+      mask: 8,
+      nextToClean: 12,
+      xdpProg: 16,
+      xdpBuff: 24,
+      templates: 32,
+      buffers: 40,
+      stack: 48,
+      stackMask: 56,
+      stackHead: 60,
+      stackTail: 64,
+      tx: 72,
+      txLengths: 80,
+      txMask: 88,
+      txHead: 92,
+      txTail: 96,
+      fill: 104,
+      fillMask: 112,
+      fillProd: 116,
+      fillCons: 120,
+      counters: 128,
+      size: 256,
     });
     expect({ ...DESC }).toEqual({ addr: 0, length: 8, status: 10, size: 16, DD: 1 });
     expect({ ...COUNTERS }).toEqual({
-      packets: 0, bytes: 8, actions: 16, aborted: 16, drop: 24, pass: 32, tx: 40, redirect: 48, errors: 56,
-      stackEnqueued: 64, stackDropped: 72, txPackets: 80, txDropped: 88, noProg: 96, polls: 104, misrouted: 112, size: 128,
+      packets: 0,
+      bytes: 8,
+      actions: 16,
+      aborted: 16,
+      drop: 24,
+      pass: 32,
+      tx: 40,
+      redirect: 48,
+      errors: 56,
+      stackEnqueued: 64,
+      stackDropped: 72,
+      txPackets: 80,
+      txDropped: 88,
+      noProg: 96,
+      polls: 104,
+      misrouted: 112,
+      size: 128,
     });
     expect({ ...StackEntryStruct.offsets, size: StackEntryStruct.size }).toEqual({ data: 0, length: 8, size: 16 });
   });
@@ -50,7 +96,9 @@ describe('emitted code', () => {
         for (const verifyHandlers of [false, true]) {
           const buf = new CodeBuffer(0x10000n);
           emitNapiPoll(buf, 0x20000n, { mode, stats, verifyHandlers, signatureOffset: -4 });
-          expect(digest(buf.finish()), `${mode} stats=${stats} verify=${verifyHandlers}`).toBe(GOLDEN[`${mode} ${stats} ${verifyHandlers}`]);
+          expect(digest(buf.finish()), `${mode} stats=${stats} verify=${verifyHandlers}`).toBe(
+            GOLDEN[`${mode} ${stats} ${verifyHandlers}`],
+          );
         }
       }
     }

@@ -1,6 +1,6 @@
-import { type Region, type RegionMemory, type TextArena, defineStruct } from '@bpf-dispatcher/text-poke';
+import { defineStruct, type Region, type RegionMemory, type TextArena } from '@bpf-dispatcher/text-poke';
 import { toAddress } from '@bpf-dispatcher/x86';
-import { XDP_ACTION_NAMES, XDP_BUFF_RXQ_SIZE, XDP_HEADROOM, initXdpBuff } from '@bpf-dispatcher/xdp-call';
+import { initXdpBuff, XDP_ACTION_NAMES, XDP_BUFF_RXQ_SIZE, XDP_HEADROOM } from '@bpf-dispatcher/xdp-call';
 import type { Netdev } from './device.js';
 import { I40eError } from './errors.js';
 
@@ -63,7 +63,11 @@ export const RingCountersStruct = defineStruct(
 );
 
 /** {@link RingCountersStruct}'s offsets and size; `actions` is where the verdict counters start (actions[verdict]). */
-export const COUNTERS = Object.freeze({ ...RingCountersStruct.offsets, actions: RingCountersStruct.offsets.aborted, size: RingCountersStruct.size });
+export const COUNTERS = Object.freeze({
+  ...RingCountersStruct.offsets,
+  actions: RingCountersStruct.offsets.aborted,
+  size: RingCountersStruct.size,
+});
 
 /**
  * The rx ring structure the poll loop works on (its counters follow it, at
@@ -105,7 +109,11 @@ export const RxRingStruct = defineStruct(
 );
 
 /** {@link RxRingStruct}'s offsets, `counters` (where {@link RingCountersStruct} sits) and the size of both. */
-export const RING = Object.freeze({ ...RxRingStruct.offsets, counters: RxRingStruct.size, size: RxRingStruct.size + RingCountersStruct.size });
+export const RING = Object.freeze({
+  ...RxRingStruct.offsets,
+  counters: RxRingStruct.size,
+  size: RxRingStruct.size + RingCountersStruct.size,
+});
 
 /** An entry of the stack queue: the frame's data address and length. */
 export const StackEntryStruct = defineStruct('i40e_stack_entry', { data: 'ptr', length: 'u64' });
@@ -162,11 +170,29 @@ export function isRxRing(value: unknown): value is RxRing {
   return typeof value === 'object' && value !== null && ringSet.has(value);
 }
 
-/** @internal The regions behind a ring that its JS methods read. */
-interface RingRegions {
+/** @internal The regions behind a ring that its JS methods read (an AF_XDP ring has no tx lengths: the kernel's tx ring holds them). */
+export interface RingRegions {
   readonly ring: Region;
   readonly stack: Region;
-  readonly txLengths: Region;
+  readonly txLengths?: Region;
+}
+
+/**
+ * How a ring's buffers come and go: `replay` (the line-rate replay NIC of copy and `zc`
+ * mode: descriptors in arena memory, always ready) or `xsk` (an AF_XDP ring pair: the
+ * kernel's rings, or rings of the same layout fed from a capture file; afxdp/).
+ */
+export type RxRingKind = 'replay' | 'xsk';
+
+/** A frame taken from a ring's stack queue (PASS). */
+export interface StackFrame {
+  /** Where the copy was (copy mode: the buffer itself). */
+  readonly data: bigint;
+  readonly length: number;
+  /** The bytes, copied when drained. */
+  readonly frame: Uint8Array;
+  /** AF_XDP rings: the UMEM offset of the frame the packet arrived in. */
+  readonly umemOffset?: bigint;
 }
 
 /** One rx queue of a netdev, with its descriptor ring, buffers and counters in native memory. */
@@ -174,10 +200,11 @@ export class RxRing {
   /** Address of the ring structure the poll loop takes. */
   readonly address: bigint;
   readonly #arena: TextArena;
+  readonly #memory: RegionMemory;
   readonly #ring: ReturnType<typeof RxRingStruct.view>;
   readonly #counters: ReturnType<typeof RingCountersStruct.view>;
   readonly #stack: RegionMemory;
-  readonly #txLengths: RegionMemory;
+  readonly #txLengths: RegionMemory | undefined;
   /** The ring structure as u64 words, for the atomic program-pointer store and load. */
   readonly #words: BigInt64Array;
 
@@ -189,15 +216,18 @@ export class RxRing {
     regions: RingRegions,
     readonly size: number,
     token?: symbol,
+    /** How its buffers come and go (see {@link RxRingKind}). */
+    readonly kind: RxRingKind = 'replay',
   ) {
     if (token !== TOKEN) throw new I40eError('EINVAL', 'RxRing: rings are made by I40eDevice');
     this.#arena = arena;
     this.address = regions.ring.address;
     const memory = arena.memory(regions.ring);
+    this.#memory = memory;
     this.#ring = RxRingStruct.view(memory);
     this.#counters = RingCountersStruct.view(memory, RING.counters);
     this.#stack = arena.memory(regions.stack);
-    this.#txLengths = arena.memory(regions.txLengths);
+    this.#txLengths = regions.txLengths === undefined ? undefined : arena.memory(regions.txLengths);
     const bytes = arena.dataBytes(regions.ring);
     this.#words = new BigInt64Array(bytes.buffer, bytes.byteOffset, RxRingStruct.size / 8);
     ringSet.add(this);
@@ -239,6 +269,12 @@ export class RxRing {
     return ring.#ring;
   }
 
+  /** @internal The checked memory of the ring's region (structures that follow the counters, e.g. afxdp's queue). */
+  static memoryOf(ring: RxRing): RegionMemory {
+    ring.#live('memoryOf');
+    return ring.#memory;
+  }
+
   /** @internal WRITE_ONCE of the ring's program (`struct bpf_prog *` or 0): one atomic 8-byte store. */
   static setProgStruct(ring: RxRing, struct: bigint): void {
     ring.#live('setProgStruct');
@@ -253,30 +289,43 @@ export class RxRing {
 
   /**
    * Take the frames the stack queue holds (PASS verdicts): their data address and length,
-   * and a copy of their bytes (`frame`), taken now — the buffer is the NIC's again.
+   * and a copy of their bytes (`frame`), taken now — the buffer is the NIC's again. On an
+   * AF_XDP ring each also says which UMEM frame it arrived in (`umemOffset`).
    * @throws I40eError DISPOSED like {@link counters}.
    */
-  drainStack(): { data: bigint; length: number; frame: Uint8Array }[] {
+  drainStack(): StackFrame[] {
     this.#live('drainStack');
     const ring = this.#ring;
     const head = ring.get('stackHead');
     const mask = ring.get('stackMask');
     let tail = ring.get('stackTail');
-    const out: { data: bigint; length: number; frame: Uint8Array }[] = [];
+    const out: StackFrame[] = [];
     while (tail !== head) {
-      const entry = StackEntryStruct.view(this.#stack, (tail & mask) * StackEntryStruct.size);
-      const data = entry.get('data');
-      const length = Number(entry.get('length'));
-      out.push({ data, length, frame: this.#arena.read(data, length) });
+      const at = (tail & mask) * StackEntryStruct.size;
+      const data = this.#stack.getU64(at);
+      if (this.kind === 'xsk') {
+        // i40e_xsk_stack_entry: data, u32 length, u32 UMEM offset of the source frame
+        const length = this.#stack.getU32(at + 8);
+        out.push({ data, length, frame: this.#arena.read(data, length), umemOffset: BigInt(this.#stack.getU32(at + 12)) });
+      } else {
+        const length = Number(this.#stack.getU64(at + 8));
+        out.push({ data, length, frame: this.#arena.read(data, length) });
+      }
       tail = (tail + 1) >>> 0;
     }
     ring.set('stackTail', tail);
     return out;
   }
 
-  /** Take the frames transmitted (TX verdicts), as copied bytes. @throws I40eError DISPOSED like {@link counters}. */
+  /**
+   * Take the frames transmitted (TX verdicts), as copied bytes.
+   * @throws I40eError DISPOSED like {@link counters}; EINVAL on an AF_XDP ring (its TX
+   *   frames go to the socket's tx ring: the kernel sends them).
+   */
   drainTx(): Uint8Array[] {
     this.#live('drainTx');
+    if (this.#txLengths === undefined)
+      throw new I40eError('EINVAL', "ring.drainTx: an AF_XDP ring transmits through its socket's tx ring, not a replay tx ring");
     const ring = this.#ring;
     const head = ring.get('txHead');
     const mask = ring.get('txMask');
@@ -285,13 +334,25 @@ export class RxRing {
     const out: Uint8Array[] = [];
     while (tail !== head) {
       const slot = tail & mask;
-      const length = Number(this.#txLengths.getU64(slot * 8));
+      const length = Number((this.#txLengths as RegionMemory).getU64(slot * 8));
       out.push(this.#arena.read(base + BigInt(slot * FRAME_SLOT), length));
       tail = (tail + 1) >>> 0;
     }
     ring.set('txTail', tail);
     return out;
   }
+}
+
+/** @internal Make a ring object over `regions` (its structure already set up): for rx paths outside this file (afxdp/). */
+export function newRxRing(
+  netdev: Netdev,
+  queueIndex: number,
+  arena: TextArena,
+  regions: RingRegions,
+  size: number,
+  kind: RxRingKind,
+): RxRing {
+  return new RxRing(netdev, queueIndex, arena, regions, size, TOKEN, kind);
 }
 
 /** What {@link createRxRing} needs from the device. */

@@ -1,4 +1,10 @@
-import { type CheckError, type Region, type TextArena, assertLiveArena, optionsObject as sharedOptionsObject } from '@bpf-dispatcher/text-poke';
+import {
+  assertLiveArena,
+  type CheckError,
+  type Region,
+  optionsObject as sharedOptionsObject,
+  type TextArena,
+} from '@bpf-dispatcher/text-poke';
 import { describeValue } from '@bpf-dispatcher/x86';
 import { I40eError } from './errors.js';
 

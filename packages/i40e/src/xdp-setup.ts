@@ -1,8 +1,8 @@
 import type { ChangeOutcome } from '@bpf-dispatcher/dispatcher';
-import { type XdpProg, isXdpProg, retainXdpProg } from '@bpf-dispatcher/xdp-call';
-import { I40eDevice, Netdev, isNetdev } from './device.js';
-import { RxRing } from './ring.js';
+import { isXdpProg, retainXdpProg, type XdpProg } from '@bpf-dispatcher/xdp-call';
+import { I40eDevice, isNetdev, Netdev } from './device.js';
 import { I40eError } from './errors.js';
+import { RxRing } from './ring.js';
 import { describe } from './validate.js';
 
 /**
@@ -32,7 +32,10 @@ export function i40eXdpSetup(netdev: Netdev, prog: XdpProg | null): Promise<Chan
     const device = netdev.device;
     device.check('i40eXdpSetup');
     if (prog !== null && (!isXdpProg(prog) || prog.arena !== device.arena)) {
-      throw new I40eError('EINVAL', `i40eXdpSetup: prog must be a live XdpProg of the device's arena or null, got ${prog === undefined ? 'undefined' : describe(prog)}`);
+      throw new I40eError(
+        'EINVAL',
+        `i40eXdpSetup: prog must be a live XdpProg of the device's arena or null, got ${prog === undefined ? 'undefined' : describe(prog)}`,
+      );
     }
     return I40eDevice.serialise(device, async () => {
       device.check('i40eXdpSetup');

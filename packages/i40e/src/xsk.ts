@@ -1,5 +1,5 @@
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
-import { type CodeBuffer, alu, dword, inc, mov, qword, shift } from '@bpf-dispatcher/x86';
+import { alu, type CodeBuffer, dword, inc, mov, qword, shift } from '@bpf-dispatcher/x86';
 import { XDP_BUFF } from '@bpf-dispatcher/xdp-call';
 import { copyFrame, currentDesc } from './emit-common.js';
 import type { RxBufferPath } from './napi-poll.js';

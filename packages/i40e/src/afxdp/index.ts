@@ -3,16 +3,26 @@
  * four rings mapped for native code) and the kernel program that feeds it
  * ({@link attachXskRedirect}). Nothing here loads koffi until a socket is opened.
  */
-export { type XskRing, type XskRingKind, XSK_RING_KINDS } from './rings.js';
-export { type XskKick, type XskOptions, type XskRings, type XskStats, type XskWaitOptions, Xsk, openXsk, openXskWhenFree } from './socket.js';
-export type { XskUmem } from './umem.js';
-export { XskError } from './xsk-error.js';
+
 export {
+  attachXskRedirect,
   XSK_REDIRECT_MAX_QUEUES,
   XSK_REDIRECT_OBJECT,
   type XskRedirect,
   type XskRedirectOptions,
-  attachXskRedirect,
   xskRedirectObjectPath,
 } from './redirect.js';
+export { XSK_RING_KINDS, type XskRing, type XskRingKind } from './rings.js';
+export {
+  openXsk,
+  openXskWhenFree,
+  Xsk,
+  type XskKick,
+  type XskOptions,
+  type XskRings,
+  type XskStats,
+  type XskWaitOptions,
+} from './socket.js';
 export { XDP_DESC, XDP_RING_NEED_WAKEUP } from './uapi.js';
+export type { XskUmem } from './umem.js';
+export { XskError } from './xsk-error.js';

@@ -6,7 +6,17 @@
  */
 import { I40eError } from '../errors.js';
 import type { Sys } from './sys.js';
-import { MAP_32BIT, MAP_POPULATE, MAP_SHARED, PROT_READ, PROT_WRITE, XDP_DESC, XDP_MMAP_OFFSETS, XDP_PGOFF, XDP_RING_OFFSET } from './uapi.js';
+import {
+  MAP_32BIT,
+  MAP_POPULATE,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  XDP_DESC,
+  XDP_MMAP_OFFSETS,
+  XDP_PGOFF,
+  XDP_RING_OFFSET,
+} from './uapi.js';
 import { XskError } from './xsk-error.js';
 
 /** Which ring: `rx` and `tx` hold `struct xdp_desc` (16 bytes), `fill` and `completion` UMEM addresses (u64). */
@@ -58,9 +68,19 @@ export function parseMmapOffsets(view: DataView): Record<XskRingKind, RingOffset
       if (value > 1n << 20n) throw new I40eError('UNSUPPORTED', `XDP_MMAP_OFFSETS: implausible ring offset ${value}`);
       return Number(value);
     };
-    return { producer: at(XDP_RING_OFFSET.producer), consumer: at(XDP_RING_OFFSET.consumer), desc: at(XDP_RING_OFFSET.desc), flags: at(XDP_RING_OFFSET.flags) };
+    return {
+      producer: at(XDP_RING_OFFSET.producer),
+      consumer: at(XDP_RING_OFFSET.consumer),
+      desc: at(XDP_RING_OFFSET.desc),
+      flags: at(XDP_RING_OFFSET.flags),
+    };
   };
-  return { rx: ring(XDP_MMAP_OFFSETS.rx), tx: ring(XDP_MMAP_OFFSETS.tx), fill: ring(XDP_MMAP_OFFSETS.fill), completion: ring(XDP_MMAP_OFFSETS.completion) };
+  return {
+    rx: ring(XDP_MMAP_OFFSETS.rx),
+    tx: ring(XDP_MMAP_OFFSETS.tx),
+    fill: ring(XDP_MMAP_OFFSETS.fill),
+    completion: ring(XDP_MMAP_OFFSETS.completion),
+  };
 }
 
 /**
@@ -92,7 +112,10 @@ export function mapRing(s: Sys, fd: number, kind: XskRingKind, offsets: RingOffs
 }
 
 /** @internal The ring's u32 words (producer, consumer, flags) as an array over its mapping, and the entries as bytes. */
-export function ringWords(s: Sys, ring: XskRing): { words: Uint32Array; entries: DataView; producer: number; consumer: number; flags: number } {
+export function ringWords(
+  s: Sys,
+  ring: XskRing,
+): { words: Uint32Array; entries: DataView; producer: number; consumer: number; flags: number } {
   const buffer = s.view(ring.mapping.address, ring.mapping.length);
   const base = ring.mapping.address;
   const index = (address: bigint) => Number(address - base) >> 2;

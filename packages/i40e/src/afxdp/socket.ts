@@ -7,15 +7,24 @@
 import type { TextArena } from '@bpf-dispatcher/text-poke';
 import { I40eError } from '../errors.js';
 import { assertArena, describe, freeRegions, optionsObject } from '../validate.js';
-import { type RingOffsets, type XskRing, type XskRingKind, mapRing, parseMmapOffsets, produceFill, ringWords, unmapRings } from './rings.js';
+import {
+  mapRing,
+  parseMmapOffsets,
+  produceFill,
+  type RingOffsets,
+  ringWords,
+  unmapRings,
+  type XskRing,
+  type XskRingKind,
+} from './rings.js';
 import { type NativeBytes, type Sys, sys } from './sys.js';
 import {
   AF_XDP,
   MSG_DONTWAIT,
   POLLIN,
-  SOCKADDR_XDP,
   SOCK_CLOEXEC,
   SOCK_RAW,
+  SOCKADDR_XDP,
   SOL_XDP,
   XDP_BIND,
   XDP_MMAP_OFFSETS,
@@ -24,7 +33,7 @@ import {
   XDP_SOCKOPT,
   XDP_STATISTICS_FIELDS,
 } from './uapi.js';
-import { type XskUmem, allocUmem, registerUmem } from './umem.js';
+import { allocUmem, registerUmem, type XskUmem } from './umem.js';
 import { XskError } from './xsk-error.js';
 
 /** Options of {@link openXsk}. */
@@ -105,12 +114,17 @@ function plan(options: XskOptions): Plan {
   const ifindex = u32('ifindex', o.ifindex, 1);
   const queue = u32('queue', o.queue ?? 0, 0);
   const ringSize = o.ringSize ?? 2048;
-  if (typeof ringSize !== 'number' || !POWERS.has(ringSize)) throw new I40eError('EINVAL', `openXsk: ringSize must be a power of two from 2 to 32768, got ${describe(ringSize)}`);
+  if (typeof ringSize !== 'number' || !POWERS.has(ringSize))
+    throw new I40eError('EINVAL', `openXsk: ringSize must be a power of two from 2 to 32768, got ${describe(ringSize)}`);
   const frameSize = o.frameSize ?? 2048;
-  if (frameSize !== 2048 && frameSize !== 4096) throw new I40eError('EINVAL', `openXsk: frameSize must be 2048 or 4096, got ${describe(frameSize)}`);
+  if (frameSize !== 2048 && frameSize !== 4096)
+    throw new I40eError('EINVAL', `openXsk: frameSize must be 2048 or 4096, got ${describe(frameSize)}`);
   const frames = o.frames ?? Math.max(4096, ringSize);
   if (typeof frames !== 'number' || !Number.isInteger(frames) || frames < ringSize || frames * frameSize > 1 << 30) {
-    throw new I40eError('EINVAL', `openXsk: frames must be an integer from ringSize (${ringSize}, the fill ring starts full) to ${(1 << 30) / frameSize} (1 GiB of UMEM), got ${describe(frames)}`);
+    throw new I40eError(
+      'EINVAL',
+      `openXsk: frames must be an integer from ringSize (${ringSize}, the fill ring starts full) to ${(1 << 30) / frameSize} (1 GiB of UMEM), got ${describe(frames)}`,
+    );
   }
   const mode = o.mode ?? 'copy';
   if (mode !== 'copy' && mode !== 'zc') throw new I40eError('EINVAL', `openXsk: mode must be 'copy' or 'zc', got ${describe(mode)}`);
@@ -218,7 +232,8 @@ export class Xsk {
     const fd = this.fd;
     const force = options?.force === true || !this.needWakeup;
     const asks = (w: ReturnType<typeof ringWords>) => (Atomics.load(w.words, w.flags) & XDP_RING_NEED_WAKEUP) !== 0;
-    const txPending = () => Atomics.load(this.#txWords.words, this.#txWords.producer) !== Atomics.load(this.#txWords.words, this.#txWords.consumer);
+    const txPending = () =>
+      Atomics.load(this.#txWords.words, this.#txWords.producer) !== Atomics.load(this.#txWords.words, this.#txWords.consumer);
     const fill = force || asks(this.#fillWords);
     const tx = force || (asks(this.#txWords) && txPending());
     const check = (call: string, ret: number) => {
@@ -238,7 +253,8 @@ export class Xsk {
    * @throws I40eError EINVAL for a bad timeout, DISPOSED after close(); XskError if poll fails.
    */
   waitReadable(timeoutMs: number): boolean {
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 0x7fff_ffff) throw new I40eError('EINVAL', `Xsk.waitReadable: timeoutMs must be an integer from 0 to 2^31-1, got ${describe(timeoutMs)}`);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 0x7fff_ffff)
+      throw new I40eError('EINVAL', `Xsk.waitReadable: timeoutMs must be an integer from 0 to 2^31-1, got ${describe(timeoutMs)}`);
     const fd = this.fd;
     const pfd = this.#scratch;
     pfd.view.setInt32(64, fd, true);
@@ -279,7 +295,14 @@ export class Xsk {
 }
 
 /** Undo what openXsk did, in reverse order, ignoring failures. */
-function releaseXsk(s: Sys, arena: TextArena, fd: number, rings: readonly XskRing[], umem: XskUmem | undefined, scratch: NativeBytes | undefined): void {
+function releaseXsk(
+  s: Sys,
+  arena: TextArena,
+  fd: number,
+  rings: readonly XskRing[],
+  umem: XskUmem | undefined,
+  scratch: NativeBytes | undefined,
+): void {
   unmapRings(s, rings);
   if (fd >= 0) s.close(fd);
   if (umem !== undefined) freeRegions(arena, [umem.region]);
@@ -304,7 +327,11 @@ function releaseXsk(s: Sys, arena: TextArena, fd: number, rings: readonly XskRin
 export function openXsk(arena: TextArena, options: XskOptions): Xsk {
   assertArena(arena, 'openXsk');
   const p = plan(options);
-  if (arena.kind !== 'native') throw new I40eError('UNSUPPORTED', 'openXsk: AF_XDP needs the native arena (the kernel writes packets into the UMEM), not the simulated one');
+  if (arena.kind !== 'native')
+    throw new I40eError(
+      'UNSUPPORTED',
+      'openXsk: AF_XDP needs the native arena (the kernel writes packets into the UMEM), not the simulated one',
+    );
   const s = sys();
   let fd = -1;
   let umem: XskUmem | undefined;
@@ -337,12 +364,20 @@ export function openXsk(arena: TextArena, options: XskOptions): Xsk {
     const offsets: Record<XskRingKind, RingOffsets> = parseMmapOffsets(scratch.view);
     for (const kind of ['fill', 'completion', 'rx', 'tx'] as const) rings.push(mapRing(s, fd, kind, offsets[kind], p.ringSize));
     const [fill, completion, rx, tx] = rings as [XskRing, XskRing, XskRing, XskRing];
-    produceFill(s, fill, Array.from({ length: p.ringSize }, (_, i) => BigInt(i * p.frameSize)));
+    produceFill(
+      s,
+      fill,
+      Array.from({ length: p.ringSize }, (_, i) => BigInt(i * p.frameSize)),
+    );
 
     const addr = scratch;
     addr.bytes.fill(0);
     addr.view.setUint16(SOCKADDR_XDP.family, AF_XDP, true);
-    addr.view.setUint16(SOCKADDR_XDP.flags, (p.mode === 'zc' ? XDP_BIND.ZEROCOPY : XDP_BIND.COPY) | (p.needWakeup ? XDP_BIND.USE_NEED_WAKEUP : 0), true);
+    addr.view.setUint16(
+      SOCKADDR_XDP.flags,
+      (p.mode === 'zc' ? XDP_BIND.ZEROCOPY : XDP_BIND.COPY) | (p.needWakeup ? XDP_BIND.USE_NEED_WAKEUP : 0),
+      true,
+    );
     addr.view.setUint32(SOCKADDR_XDP.ifindex, p.ifindex, true);
     addr.view.setUint32(SOCKADDR_XDP.queueId, p.queue, true);
     const bound = s.bind(fd, addr.address, SOCKADDR_XDP.size);
@@ -356,7 +391,19 @@ export function openXsk(arena: TextArena, options: XskOptions): Xsk {
     if (opt < 0) throw new XskError('getsockopt(XDP_OPTIONS)', -opt, s.errnoName(-opt));
     const zeroCopy = (addr.view.getUint32(0, true) & XDP_OPTIONS_ZEROCOPY) !== 0;
     addr.bytes.fill(0);
-    return new Xsk(s, arena, fd, scratch, p.ifindex, p.queue, p.mode, zeroCopy, p.needWakeup, umem, Object.freeze({ rx, tx, fill, completion }));
+    return new Xsk(
+      s,
+      arena,
+      fd,
+      scratch,
+      p.ifindex,
+      p.queue,
+      p.mode,
+      zeroCopy,
+      p.needWakeup,
+      umem,
+      Object.freeze({ rx, tx, fill, completion }),
+    );
   } catch (error) {
     releaseXsk(s, arena, fd, rings, umem, scratch);
     throw error;
@@ -381,8 +428,10 @@ export async function openXskWhenFree(arena: TextArena, options: XskOptions, wai
   const o = optionsObject(wait, 'openXskWhenFree');
   const attempts = o.attempts ?? 10_000;
   const intervalMs = o.intervalMs ?? 1;
-  if (!Number.isInteger(attempts) || attempts < 1) throw new I40eError('EINVAL', `openXskWhenFree: attempts must be a positive integer, got ${describe(attempts)}`);
-  if (!Number.isInteger(intervalMs) || intervalMs < 0) throw new I40eError('EINVAL', `openXskWhenFree: intervalMs must be a non-negative integer, got ${describe(intervalMs)}`);
+  if (!Number.isInteger(attempts) || attempts < 1)
+    throw new I40eError('EINVAL', `openXskWhenFree: attempts must be a positive integer, got ${describe(attempts)}`);
+  if (!Number.isInteger(intervalMs) || intervalMs < 0)
+    throw new I40eError('EINVAL', `openXskWhenFree: intervalMs must be a non-negative integer, got ${describe(intervalMs)}`);
   for (let attempt = 1; ; attempt++) {
     try {
       return openXsk(arena, options);
@@ -390,5 +439,34 @@ export async function openXskWhenFree(arena: TextArena, options: XskOptions, wai
       if (!(error instanceof XskError) || error.errnoName !== 'EBUSY' || attempt >= attempts) throw error;
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/**
+ * `poll(POLLIN)` over several sockets: wait up to `timeoutMs` (0: just look) until any of
+ * them has rx entries. True when one does; false on timeout or EINTR.
+ * @throws I40eError EINVAL for a bad timeout or a closed socket; XskError if poll fails.
+ */
+export function waitAnyReadable(sockets: readonly Xsk[], timeoutMs: number): boolean {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 0x7fff_ffff)
+    throw new I40eError('EINVAL', `waitAnyReadable: timeoutMs must be an integer from 0 to 2^31-1, got ${describe(timeoutMs)}`);
+  if (sockets.length === 0) return false;
+  const fds = sockets.map((x) => x.fd);
+  const s = sys();
+  const pfds = s.alloc(8 * fds.length);
+  try {
+    fds.forEach((fd, i) => {
+      pfds.view.setInt32(i * 8, fd, true);
+      pfds.view.setInt16(i * 8 + 4, POLLIN, true);
+    });
+    const ret = s.poll(pfds.address, fds.length, timeoutMs);
+    if (ret < 0) {
+      const name = s.errnoName(-ret);
+      if (name === 'EINTR') return false;
+      throw new XskError('poll(xsks, POLLIN)', -ret, name);
+    }
+    return ret > 0;
+  } finally {
+    s.free(pfds);
   }
 }

@@ -44,7 +44,15 @@ export const XDP_PGOFF = Object.freeze({
 export const SOCKADDR_XDP = Object.freeze({ family: 0, flags: 2, ifindex: 4, queueId: 8, sharedUmemFd: 12, size: 16 } as const);
 
 /** `struct xdp_umem_reg` (Linux ≥ 6.8 adds `tx_metadata_len` in what was padding; 0 here). */
-export const XDP_UMEM_REG = Object.freeze({ addr: 0, len: 8, chunkSize: 16, headroom: 20, flags: 24, txMetadataLen: 28, size: 32 } as const);
+export const XDP_UMEM_REG = Object.freeze({
+  addr: 0,
+  len: 8,
+  chunkSize: 16,
+  headroom: 20,
+  flags: 24,
+  txMetadataLen: 28,
+  size: 32,
+} as const);
 
 /** `struct xdp_ring_offset` (32 bytes) inside `struct xdp_mmap_offsets`: rx, tx, fill, completion in that order. */
 export const XDP_RING_OFFSET = Object.freeze({ producer: 0, consumer: 8, desc: 16, flags: 24, size: 32 } as const);

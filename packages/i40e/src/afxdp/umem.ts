@@ -40,7 +40,9 @@ export function allocUmem(arena: TextArena, frames: number, frameSize: number): 
   try {
     region = arena.allocData(size, { align: PAGE });
   } catch (error) {
-    throw new I40eError('EINVAL', `openXsk: the arena has no room for a UMEM of ${frames} frames of ${frameSize} bytes (${size} bytes)`, { cause: error });
+    throw new I40eError('EINVAL', `openXsk: the arena has no room for a UMEM of ${frames} frames of ${frameSize} bytes (${size} bytes)`, {
+      cause: error,
+    });
   }
   return Object.freeze({
     region,
@@ -50,7 +52,8 @@ export function allocUmem(arena: TextArena, frames: number, frameSize: number): 
     frameSize,
     headroom: 0,
     frameOffset(i: number): bigint {
-      if (!Number.isInteger(i) || i < 0 || i >= frames) throw new I40eError('EINVAL', `XskUmem.frameOffset: frame index must be an integer from 0 to ${frames - 1}, got ${String(i)}`);
+      if (!Number.isInteger(i) || i < 0 || i >= frames)
+        throw new I40eError('EINVAL', `XskUmem.frameOffset: frame index must be an integer from 0 to ${frames - 1}, got ${String(i)}`);
       return BigInt(i * frameSize);
     },
   });
@@ -68,7 +71,12 @@ export function registerUmem(s: Sys, fd: number, umem: XskUmem): void {
     reg.view.setUint32(XDP_UMEM_REG.chunkSize, umem.frameSize, true);
     reg.view.setUint32(XDP_UMEM_REG.headroom, umem.headroom, true);
     const ret = s.setsockopt(fd, SOL_XDP, XDP_SOCKOPT.UMEM_REG, reg.address, XDP_UMEM_REG.size);
-    if (ret < 0) throw new XskError(`setsockopt(XDP_UMEM_REG, ${umem.frames} x ${umem.frameSize} bytes at 0x${umem.address.toString(16)})`, -ret, s.errnoName(-ret));
+    if (ret < 0)
+      throw new XskError(
+        `setsockopt(XDP_UMEM_REG, ${umem.frames} x ${umem.frameSize} bytes at 0x${umem.address.toString(16)})`,
+        -ret,
+        s.errnoName(-ret),
+      );
   } finally {
     s.free(reg);
   }

@@ -1,7 +1,16 @@
 import { I40eError } from '../errors.js';
 
 /** Errnos that mean "this kernel, driver or process cannot do that here" rather than "these arguments are wrong". */
-const UNSUPPORTED_ERRNOS = new Set(['EAFNOSUPPORT', 'EOPNOTSUPP', 'ENOTSUP', 'EPROTONOSUPPORT', 'ENOPROTOOPT', 'ENOSYS', 'EPERM', 'EACCES']);
+const UNSUPPORTED_ERRNOS = new Set([
+  'EAFNOSUPPORT',
+  'EOPNOTSUPP',
+  'ENOTSUP',
+  'EPROTONOSUPPORT',
+  'ENOPROTOOPT',
+  'ENOSYS',
+  'EPERM',
+  'EACCES',
+]);
 
 /**
  * A system call of the AF_XDP set-up failed: `call` names it (`socket(AF_XDP)`,

@@ -1,21 +1,24 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { kernelBpfAvailable } from '@bpf-dispatcher/ebpf';
-import { NativeArena, SimulatedArena, nativeSupported } from '@bpf-dispatcher/text-poke';
+import { NativeArena, nativeSupported, SimulatedArena } from '@bpf-dispatcher/text-poke';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { I40eError } from '../errors.js';
 import { loadXdpTx, sendLiveFrames } from '../test-support/live-frames.js';
-import { type TestNetns, createTestNetns, netnsSupport } from '../test-support/netns.js';
+import { createTestNetns, netnsSupport, type TestNetns } from '../test-support/netns.js';
 import { PacketSender, type PacketSenderStats } from '../test-support/packet-sender.js';
 import { XskRingView } from '../test-support/xsk-ring-view.js';
-import { type UdpFlow, buildUdpFrame } from '../traffic/packet.js';
-import { type Xsk, type XskStats, XskError, attachXskRedirect, openXsk, openXskWhenFree } from './index.js';
+import { buildUdpFrame, type UdpFlow } from '../traffic/packet.js';
+import { attachXskRedirect, openXsk, openXskWhenFree, type Xsk, XskError, type XskStats } from './index.js';
 import { sys } from './sys.js';
 import { AF_XDP, SOCK_RAW } from './uapi.js';
 
 /** Open file descriptors of this process. */
 const openFds = () => readdirSync('/proc/self/fd').length;
 /** Mappings of socket memory (AF_XDP rings) in this process. */
-const socketMappings = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes('socket:[')).length;
+const socketMappings = () =>
+  readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('socket:[')).length;
 
 /** The error `f` throws (fails the test when it throws nothing). */
 function thrown(f: () => unknown): I40eError {
@@ -58,7 +61,13 @@ interface RxResult {
  * dropped). Waiting is bounded by counts — `maxQuietWaits` consecutive 100 ms polls with
  * nothing arriving — never by a deadline.
  */
-function receive(xsk: Xsk, umem: Uint8Array, sender: PacketSender, frames: readonly Uint8Array[], options: { window: number; maxQuietWaits?: number }): RxResult {
+function receive(
+  xsk: Xsk,
+  umem: Uint8Array,
+  sender: PacketSender,
+  frames: readonly Uint8Array[],
+  options: { window: number; maxQuietWaits?: number },
+): RxResult {
   const rx = new XskRingView(xsk.rings.rx);
   const fill = new XskRingView(xsk.rings.fill);
   const chunk = ~BigInt(xsk.umem.frameSize - 1);
@@ -87,7 +96,8 @@ function receive(xsk: Xsk, umem: Uint8Array, sender: PacketSender, frames: reado
       const bytes = umem.subarray(Number(d.addr), Number(d.addr) + d.len);
       const expected = frames[received];
       if (expected !== undefined && d.len === expected.length && Buffer.compare(bytes, expected) === 0) received += 1;
-      else if (d.len < 42 || bytes[12] !== 0x08 || bytes[13] !== 0x00 || bytes[36] !== 0x07 || bytes[37] !== 0xd0) foreign += 1; // not IPv4 to UDP port 2000: the kernel's own
+      else if (d.len < 42 || bytes[12] !== 0x08 || bytes[13] !== 0x00 || bytes[36] !== 0x07 || bytes[37] !== 0xd0)
+        foreign += 1; // not IPv4 to UDP port 2000: the kernel's own
       else firstMismatch ??= `frame ${received}: got ${d.len} bytes, expected ${expected?.length}`;
       fill.setAddress(fillProd + k, d.addr & chunk);
     }
@@ -213,47 +223,52 @@ describe('AF_XDP on a veth pair in a private network namespace', () => {
   it.each([
     ['in the softirq of each send', false],
     ['asynchronously (threaded NAPI)', true],
-  ])('receives 10,000 frames of 64..1500 bytes from the peer, %s, in order and intact: received + kernel drops = sent, none dropped', (how, threaded) => {
-    const env = ns as TestNetns;
-    const a = arena as NativeArena;
-    const before = openFds();
-    const xsk = track(openXsk(a, { ifindex: env.rx.ifindex, queue: 0, frames: 4096, frameSize: 2048, ringSize: 2048, mode: 'copy', needWakeup: true }));
-    expect([xsk.ifindex, xsk.queue, xsk.mode, xsk.zeroCopy, xsk.needWakeup]).toEqual([env.rx.ifindex, 0, 'copy', false, true]);
-    // native code can address the UMEM with 32-bit displacements
-    expect(xsk.umem.address + BigInt(xsk.umem.size)).toBeLessThanOrEqual(1n << 31n);
-    expect(xsk.umem.address % 4096n).toBe(0n);
-    for (const ring of Object.values(xsk.rings)) expect([ring.size, ring.mask, ring.descs > ring.producer]).toEqual([2048, 2047, true]);
-    // the fill ring starts full
-    const fill = new XskRingView(xsk.rings.fill);
-    expect([fill.producer(), fill.consumer(), fill.address(0), fill.address(2047)]).toEqual([2048, 0, 0n, 2047n * 2048n]);
-    const redirect = track(attachXskRedirect(xsk, env.rx.ifindex));
-    expect(redirect.mode).toBe('native');
-    expect(redirect.link.info()).toMatchObject({ type: 6, ifindex: env.rx.ifindex });
-    if (threaded) env.threadedNapi(env.rx.name, true);
-    const sender = track(PacketSender.open(env.peer.ifindex, 64));
+  ])(
+    'receives 10,000 frames of 64..1500 bytes from the peer, %s, in order and intact: received + kernel drops = sent, none dropped',
+    (how, threaded) => {
+      const env = ns as TestNetns;
+      const a = arena as NativeArena;
+      const before = openFds();
+      const xsk = track(
+        openXsk(a, { ifindex: env.rx.ifindex, queue: 0, frames: 4096, frameSize: 2048, ringSize: 2048, mode: 'copy', needWakeup: true }),
+      );
+      expect([xsk.ifindex, xsk.queue, xsk.mode, xsk.zeroCopy, xsk.needWakeup]).toEqual([env.rx.ifindex, 0, 'copy', false, true]);
+      // native code can address the UMEM with 32-bit displacements
+      expect(xsk.umem.address + BigInt(xsk.umem.size)).toBeLessThanOrEqual(1n << 31n);
+      expect(xsk.umem.address % 4096n).toBe(0n);
+      for (const ring of Object.values(xsk.rings)) expect([ring.size, ring.mask, ring.descs > ring.producer]).toEqual([2048, 2047, true]);
+      // the fill ring starts full
+      const fill = new XskRingView(xsk.rings.fill);
+      expect([fill.producer(), fill.consumer(), fill.address(0), fill.address(2047)]).toEqual([2048, 0, 0n, 2047n * 2048n]);
+      const redirect = track(attachXskRedirect(xsk, env.rx.ifindex));
+      expect(redirect.mode).toBe('native');
+      expect(redirect.link.info()).toMatchObject({ type: 6, ifindex: env.rx.ifindex });
+      if (threaded) env.threadedNapi(env.rx.name, true);
+      const sender = track(PacketSender.open(env.peer.ifindex, 64));
 
-    const N = 10_000;
-    const frames = sizes(N).map((length, i) => buildUdpFrame(flow(), length, i));
-    const r = receive(xsk, a.dataView(xsk.umem.region), sender, frames, { window: 256 });
-    const bytes = frames.reduce((sum, f) => sum + f.length, 0);
-    console.log(
-      `AF_XDP copy mode, veth, queue 0, NAPI ${how}: ${r.received} of ${N} frames (${bytes} bytes, 64..1500) received in order in ${r.seconds.toFixed(3)} s ` +
-        `(${(r.received / r.seconds / 1e3).toFixed(0)} kpps); kernel drops ${r.drops}; ${r.polls} polls, ${r.waits} quiet waits, ${r.kicks} kicks, ` +
-        `${r.foreign} foreign frames; sender ${JSON.stringify(r.sender)}; stats ${JSON.stringify(r.stats, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))}`,
-    );
-    expect(r.firstMismatch).toBeUndefined();
-    expect(r.sender.sent).toBe(N);
-    expect(BigInt(r.received) + r.drops).toBe(BigInt(r.sender.sent));
-    expect(r.received).toBe(N);
-    expect(r.stats).toMatchObject({ rxDropped: 0n, rxInvalidDescs: 0n, rxRingFull: 0n, rxFillRingEmptyDescs: 0n });
+      const N = 10_000;
+      const frames = sizes(N).map((length, i) => buildUdpFrame(flow(), length, i));
+      const r = receive(xsk, a.dataView(xsk.umem.region), sender, frames, { window: 256 });
+      const bytes = frames.reduce((sum, f) => sum + f.length, 0);
+      console.log(
+        `AF_XDP copy mode, veth, queue 0, NAPI ${how}: ${r.received} of ${N} frames (${bytes} bytes, 64..1500) received in order in ${r.seconds.toFixed(3)} s ` +
+          `(${(r.received / r.seconds / 1e3).toFixed(0)} kpps); kernel drops ${r.drops}; ${r.polls} polls, ${r.waits} quiet waits, ${r.kicks} kicks, ` +
+          `${r.foreign} foreign frames; sender ${JSON.stringify(r.sender)}; stats ${JSON.stringify(r.stats, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))}`,
+      );
+      expect(r.firstMismatch).toBeUndefined();
+      expect(r.sender.sent).toBe(N);
+      expect(BigInt(r.received) + r.drops).toBe(BigInt(r.sender.sent));
+      expect(r.received).toBe(N);
+      expect(r.stats).toMatchObject({ rxDropped: 0n, rxInvalidDescs: 0n, rxRingFull: 0n, rxFillRingEmptyDescs: 0n });
 
-    expect(socketMappings()).toBe(4);
-    sender.close();
-    redirect.close();
-    xsk.close();
-    expect(openFds()).toBe(before);
-    expect(socketMappings()).toBe(0);
-  });
+      expect(socketMappings()).toBe(4);
+      sender.close();
+      redirect.close();
+      xsk.close();
+      expect(openFds()).toBe(before);
+      expect(socketMappings()).toBe(0);
+    },
+  );
 
   it('a fill ring left empty: the kernel drops, and counts, exactly the frames it had no UMEM frame for', async () => {
     const env = ns as TestNetns;
@@ -309,7 +324,11 @@ describe('AF_XDP on a veth pair in a private network namespace', () => {
     await expect(openXskWhenFree(a, options, { attempts: 3 })).rejects.toMatchObject({ errnoName: 'EBUSY' });
     const redirect = track(attachXskRedirect(first));
     const twice = thrown(() => attachXskRedirect(first));
-    expect([twice.code, (twice as XskError).errnoName, (twice as XskError).call]).toEqual(['EINVAL', 'EBUSY', `BPF_LINK_CREATE(xsk_redirect, ifindex ${env.rx.ifindex}, native)`]);
+    expect([twice.code, (twice as XskError).errnoName, (twice as XskError).call]).toEqual([
+      'EINVAL',
+      'EBUSY',
+      `BPF_LINK_CREATE(xsk_redirect, ifindex ${env.rx.ifindex}, native)`,
+    ]);
     const sender = track(PacketSender.open(env.peer.ifindex, 16));
     const frames = Array.from({ length: 10 }, (_, i) => buildUdpFrame(flow(), 100 + i, i));
     expect(receive(first, a.dataView(first.umem.region), sender, frames, { window: 16 }).received).toBe(10);

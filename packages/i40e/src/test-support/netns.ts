@@ -34,10 +34,14 @@ export interface VethEnd {
 export interface TestNetns {
   /** The namespace's name (`ip netns list`). */
   readonly name: string;
-  /** The end the test receives on (where an AF_XDP socket binds). */
+  /** The end the test receives on (where an AF_XDP socket binds): `pairs[0].rx`. */
   readonly rx: VethEnd;
-  /** The other end, where traffic is sent from. */
+  /** The other end, where traffic is sent from: `pairs[0].peer`. */
   readonly peer: VethEnd;
+  /** Every veth pair: `xsk<i>` (receiving) and `peer<i>`. */
+  readonly pairs: readonly { readonly rx: VethEnd; readonly peer: VethEnd }[];
+  /** Packets and bytes `ifname` has received and sent (`ip -s link`). */
+  linkStats(ifname: string): { readonly rxPackets: number; readonly txPackets: number; readonly rxDropped: number };
   /** True while this thread is inside the namespace. */
   readonly entered: boolean;
   /** Move this thread into the namespace (`setns`); sockets, `bpf()` ifindexes and links then refer to it. Idempotent. */
@@ -128,20 +132,34 @@ let exitHook = false;
 
 const macText = (mac: readonly number[]) => mac.map((b) => b.toString(16).padStart(2, '0')).join(':');
 
+/** Options of {@link createTestNetns}. */
+export interface TestNetnsOptions {
+  /** Enter the namespace from this thread (default true). */
+  readonly enter?: boolean;
+  /** Veth pairs, 1..4 (default 1). */
+  readonly pairs?: number;
+  /** Rx and tx queues of every veth end, 1..8 (default 1). */
+  readonly queues?: number;
+}
+
 /**
- * Make a private namespace `bpfd-<pid>-<n>` holding a veth pair `xsk0` (MAC
- * 02:b0:f0:00:00:01, the receiving end) and `peer0` (02:b0:f0:00:00:02), both up, IPv6
- * off; enter it from this thread unless `enter: false`. On failure whatever was made is
- * removed. Call `close()` when done (in `afterEach`).
+ * Make a private namespace `bpfd-<pid>-<n>` holding veth pairs `xsk<i>` (MAC
+ * 02:b0:f0:00:<i>:01, the receiving end) and `peer<i>` (02:b0:f0:00:<i>:02), all up, IPv6
+ * off, each end with `queues` rx and tx queues; enter it from this thread unless
+ * `enter: false`. On failure whatever was made is removed. Call `close()` when done (in
+ * `afterEach`).
  * @throws Error when `ip` fails (check {@link netnsSupport} first) or `setns` is refused.
  */
-export function createTestNetns(options: { readonly enter?: boolean } = {}): TestNetns {
+export function createTestNetns(options: TestNetnsOptions = {}): TestNetns {
+  const pairCount = options.pairs ?? 1;
+  const queues = options.queues ?? 1;
+  if (!Number.isInteger(pairCount) || pairCount < 1 || pairCount > 4)
+    throw new Error(`createTestNetns: pairs must be 1..4, got ${pairCount}`);
+  if (!Number.isInteger(queues) || queues < 1 || queues > 8) throw new Error(`createTestNetns: queues must be 1..8, got ${queues}`);
   const s = sys();
   sweepStale();
   counter += 1;
   const name = `${PREFIX}-${process.pid}-${counter}`;
-  const rxMac = [0x02, 0xb0, 0xf0, 0x00, 0x00, 0x01];
-  const peerMac = [0x02, 0xb0, 0xf0, 0x00, 0x00, 0x02];
   ipOrThrow(['netns', 'add', name]);
   let nsFd = -1;
   let homeFd = -1;
@@ -178,38 +196,63 @@ export function createTestNetns(options: { readonly enter?: boolean } = {}): Tes
       '-c',
       'for f in all default; do echo 1 > /proc/sys/net/ipv6/conf/$f/disable_ipv6; done 2>/dev/null; true',
     ]);
-    ipOrThrow([
-      '-n',
-      name,
-      'link',
-      'add',
-      'xsk0',
-      'address',
-      macText(rxMac),
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'peer0',
-      'address',
-      macText(peerMac),
-    ]);
-    ipOrThrow(['-n', name, 'link', 'set', 'xsk0', 'up']);
-    ipOrThrow(['-n', name, 'link', 'set', 'peer0', 'up']);
-    const links = JSON.parse(ipOrThrow(['-n', name, '-j', 'link', 'show'])) as { ifname: string; ifindex: number }[];
-    const index = (ifname: string) => {
+    const q = String(queues);
+    for (let i = 0; i < pairCount; i++) {
+      const rxMac = [0x02, 0xb0, 0xf0, 0x00, i, 0x01];
+      const peerMac = [0x02, 0xb0, 0xf0, 0x00, i, 0x02];
+      ipOrThrow([
+        '-n',
+        name,
+        'link',
+        'add',
+        `xsk${i}`,
+        'address',
+        macText(rxMac),
+        'numtxqueues',
+        q,
+        'numrxqueues',
+        q,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `peer${i}`,
+        'address',
+        macText(peerMac),
+        'numtxqueues',
+        q,
+        'numrxqueues',
+        q,
+      ]);
+      ipOrThrow(['-n', name, 'link', 'set', `xsk${i}`, 'up']);
+      ipOrThrow(['-n', name, 'link', 'set', `peer${i}`, 'up']);
+    }
+    const links = JSON.parse(ipOrThrow(['-n', name, '-j', 'link', 'show'])) as { ifname: string; ifindex: number; address: string }[];
+    const end = (ifname: string): VethEnd => {
       const link = links.find((l) => l.ifname === ifname);
       if (link === undefined) throw new Error(`${ifname} is missing in namespace ${name}`);
-      return link.ifindex;
+      return Object.freeze({
+        name: ifname,
+        ifindex: link.ifindex,
+        mac: Object.freeze(link.address.split(':').map((h) => Number.parseInt(h, 16))),
+      });
     };
-    const rx: VethEnd = Object.freeze({ name: 'xsk0', ifindex: index('xsk0'), mac: Object.freeze(rxMac) });
-    const peer: VethEnd = Object.freeze({ name: 'peer0', ifindex: index('peer0'), mac: Object.freeze(peerMac) });
+    const pairs = Object.freeze(Array.from({ length: pairCount }, (_, i) => Object.freeze({ rx: end(`xsk${i}`), peer: end(`peer${i}`) })));
+    const { rx, peer } = pairs[0] as { rx: VethEnd; peer: VethEnd };
     nsFd = openSync(`${NETNS_DIR}/${name}`, 'r');
     homeFd = openSync('/proc/thread-self/ns/net', 'r');
     netns = {
       name,
       rx,
       peer,
+      pairs,
+      linkStats(ifname: string) {
+        const [link] = JSON.parse(ipOrThrow(['-n', name, '-s', '-j', 'link', 'show', 'dev', ifname])) as {
+          stats64: { rx: { packets: number; dropped: number }; tx: { packets: number } };
+        }[];
+        if (link === undefined) throw new Error(`linkStats: no link ${ifname} in ${name}`);
+        return { rxPackets: link.stats64.rx.packets, txPackets: link.stats64.tx.packets, rxDropped: link.stats64.rx.dropped };
+      },
       get entered() {
         return entered;
       },

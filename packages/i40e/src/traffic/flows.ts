@@ -10,7 +10,8 @@ export const MAX_FLOWS = 4096;
  * @throws I40eError EINVAL unless `count` is an integer from 1 to 4096.
  */
 export function defaultFlows(count = 8): UdpFlow[] {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_FLOWS) throw new I40eError('EINVAL', `defaultFlows: count must be an integer from 1 to ${MAX_FLOWS}, got ${describe(count)}`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_FLOWS)
+    throw new I40eError('EINVAL', `defaultFlows: count must be an integer from 1 to ${MAX_FLOWS}, got ${describe(count)}`);
   return Array.from({ length: count }, (_, i) => ({
     srcMac: [0x02, 0x00, 0x00, 0x00, 0x01, i & 0xff],
     dstMac: [0x02, 0x00, 0x00, 0x00, 0x02, 0x01],

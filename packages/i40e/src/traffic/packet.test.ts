@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultFlows } from './flows.js';
-import { type UdpFlow, buildUdpFrame, internetChecksum, parseUdpFrame } from './packet.js';
+import { buildUdpFrame, internetChecksum, parseUdpFrame, type UdpFlow } from './packet.js';
 
 const FLOW: UdpFlow = {
   srcMac: [0x02, 0, 0, 0, 0, 0x01],

@@ -18,7 +18,8 @@ export const UDP_HEADERS = 14 + 20 + 8;
 /** The Internet checksum (RFC 1071) of `bytes`, plus an optional partial sum. @throws I40eError EINVAL for bad arguments. */
 export function internetChecksum(bytes: Uint8Array, initial = 0): number {
   if (!(bytes instanceof Uint8Array)) throw new I40eError('EINVAL', 'internetChecksum: bytes must be a Uint8Array');
-  if (!Number.isInteger(initial) || initial < 0 || initial > 0xffff_ffff) throw new I40eError('EINVAL', `internetChecksum: initial must be an integer from 0 to 2^32-1, got ${String(initial)}`);
+  if (!Number.isInteger(initial) || initial < 0 || initial > 0xffff_ffff)
+    throw new I40eError('EINVAL', `internetChecksum: initial must be an integer from 0 to 2^32-1, got ${String(initial)}`);
   let sum = initial;
   for (let i = 0; i + 1 < bytes.length; i += 2) sum += ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
   if (bytes.length % 2 === 1) sum += (bytes[bytes.length - 1] as number) << 8;
@@ -44,7 +45,8 @@ function checkFlow(flow: UdpFlow): void {
  */
 export function buildUdpFrame(flow: UdpFlow, length = 64, ipId = 0): Uint8Array {
   checkFlow(flow);
-  if (!Number.isInteger(length) || length < UDP_HEADERS || length > 1514) throw new I40eError('EINVAL', `buildUdpFrame: length must be ${UDP_HEADERS}..1514, got ${String(length)}`);
+  if (!Number.isInteger(length) || length < UDP_HEADERS || length > 1514)
+    throw new I40eError('EINVAL', `buildUdpFrame: length must be ${UDP_HEADERS}..1514, got ${String(length)}`);
   if (!Number.isSafeInteger(ipId)) throw new I40eError('EINVAL', `buildUdpFrame: ipId must be an integer, got ${String(ipId)}`);
   const frame = new Uint8Array(length);
   const v = new DataView(frame.buffer);
@@ -93,7 +95,8 @@ export interface ParsedUdpFrame {
 export function parseUdpFrame(frame: Uint8Array): ParsedUdpFrame {
   if (!(frame instanceof Uint8Array)) throw new I40eError('EINVAL', 'parseUdpFrame: frame must be a Uint8Array');
   const v = new DataView(frame.buffer, frame.byteOffset, frame.length);
-  if (frame.length < UDP_HEADERS || v.getUint16(12) !== 0x0800 || v.getUint8(23) !== 17) throw new I40eError('EINVAL', 'parseUdpFrame: not an IPv4/UDP frame');
+  if (frame.length < UDP_HEADERS || v.getUint16(12) !== 0x0800 || v.getUint8(23) !== 17)
+    throw new I40eError('EINVAL', 'parseUdpFrame: not an IPv4/UDP frame');
   const ipLength = v.getUint16(16);
   const udpLength = v.getUint16(38);
   const pseudo = new Uint8Array(12);

@@ -1,0 +1,242 @@
+/**
+ * The device in `xsk` mode on real veth pairs in a private network namespace: the JIT'd
+ * poll loop reads the kernel's rx ring, runs the program through the shared dispatcher on
+ * the frame in the UMEM and carries out its verdict with the kernel's rings — DROP and
+ * PASS refill, TX leaves through the tx ring and reaches the peer, completions come back.
+ * Several queues and several netdevs share one dispatcher. Root only: skipped, with the
+ * reason printed, where namespaces, bpf() or AF_XDP are refused.
+ */
+import { readFileSync } from 'node:fs';
+import { openObject } from '@bpf-dispatcher/bpf-object';
+import { kernelBpfAvailable } from '@bpf-dispatcher/ebpf';
+import { NativeArena } from '@bpf-dispatcher/text-poke';
+import { XdpAction, type XdpProg, xdpProgFromObject, xdpRxqInfo } from '@bpf-dispatcher/xdp-call';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { I40eDevice } from '../device.js';
+import { createTestNetns, netnsSupport, type TestNetns } from '../test-support/netns.js';
+import { PacketSender } from '../test-support/packet-sender.js';
+import { buildUdpFrame, type UdpFlow } from '../traffic/packet.js';
+import { i40eXdpSetup } from '../xdp-setup.js';
+import { sys } from './sys.js';
+import { AF_XDP, SOCK_RAW } from './uapi.js';
+
+/** Why these tests cannot run here, or undefined. */
+function whyNot(): string | undefined {
+  const netns = netnsSupport();
+  if (!netns.ok) return netns.reason;
+  const bpf = kernelBpfAvailable();
+  if (!bpf.ok) return `bpf(): ${bpf.reason}`;
+  const s = sys();
+  const fd = s.socket(AF_XDP, SOCK_RAW, 0);
+  if (fd < 0) return `socket(AF_XDP): ${s.errnoName(-fd)}`;
+  s.close(fd);
+  return undefined;
+}
+const skipReason = whyNot();
+
+const MIXED = new Uint8Array(readFileSync(new URL('../../fixtures/xdp_mixed.bpf.o', import.meta.url)));
+
+function mixedProg(arena: NativeArena): XdpProg {
+  const object = openObject(MIXED);
+  object.load(arena);
+  return xdpProgFromObject(object.program('xdp_mixed'), { onDispose: () => object.close() });
+}
+
+/** What the poll loop saw while `frames` were sent. */
+interface Pumped {
+  processed: number;
+  sent: number;
+  kernelDrops: bigint;
+  quietWaits: number;
+}
+
+/**
+ * Send `frames` from `sender` (at most `window` in flight) and drive the device — native
+ * runs, kicks when the kernel asks, waits when nothing arrives — until every frame was
+ * processed or the kernel reported the rest dropped; then until every TX frame completed.
+ * Bounded by counts: at most `maxQuietWaits` consecutive 100 ms waits with nothing new.
+ */
+function pump(
+  device: I40eDevice,
+  senders: readonly { sender: PacketSender; frames: readonly Uint8Array[] }[],
+  window = 256,
+  maxQuietWaits = 300,
+): Pumped {
+  const total = senders.reduce((n, s) => n + s.frames.length, 0);
+  const sent = senders.map(() => 0);
+  let processed = 0;
+  let quiet = 0;
+  let quietWaits = 0;
+  const drops = () => {
+    const s = device.xskStats();
+    return s.rxDropped + s.rxRingFull;
+  };
+  const base = drops();
+  for (let i = 0; i < 10 * total + 100_000 && quiet < maxQuietWaits; i++) {
+    const inFlight = sent.reduce((a, b) => a + b, 0) - processed - Number(drops() - base);
+    senders.forEach((s, k) => {
+      const done = sent[k] as number;
+      if (done < s.frames.length && inFlight < window)
+        sent[k] = done + s.sender.send(s.frames, done, Math.max(1, Math.floor((window - inFlight) / senders.length)));
+    });
+    const n = Number(device.run(1_000_000));
+    processed += n;
+    device.kick();
+    const tx = device.totals().txPackets;
+    const complete = device.xskStats().completions === tx;
+    if (processed + Number(drops() - base) >= total && complete) break;
+    if (n === 0 && !device.waitForPackets(100)) {
+      quiet++;
+      quietWaits++;
+    } else if (n > 0) quiet = 0;
+  }
+  return { processed, sent: sent.reduce((a, b) => a + b, 0), kernelDrops: drops() - base, quietWaits };
+}
+
+describe('the AF_XDP poll loop on veth pairs (device mode xsk)', () => {
+  let ns: TestNetns | undefined;
+  let arena: NativeArena | undefined;
+  let device: I40eDevice | undefined;
+  const senders: PacketSender[] = [];
+
+  beforeEach((ctx) => {
+    if (skipReason !== undefined) {
+      console.warn(`AF_XDP device tests skipped: ${skipReason}`);
+      ctx.skip();
+    }
+    arena = new NativeArena({ textSize: 1 << 20, dataSize: 64 << 20 });
+  });
+
+  afterEach(async () => {
+    for (const s of senders.splice(0)) s.close();
+    await device?.dispose();
+    device = undefined;
+    arena?.dispose();
+    arena = undefined;
+    ns?.close();
+    ns = undefined;
+  });
+
+  const flowOf = (env: TestNetns, pair: number, srcPort: number): UdpFlow => {
+    const p = env.pairs[pair] as TestNetns['pairs'][number];
+    return { srcMac: [...p.peer.mac], dstMac: [...p.rx.mac], srcIp: 0x0a00_0002, dstIp: 0x0a00_0001, srcPort, dstPort: 2000 };
+  };
+
+  it('runs every verdict on the kernel ring: DROP and PASS refill, TX reaches the peer and completes, the stack gets PASS frames intact', async () => {
+    ns = createTestNetns();
+    const env = ns;
+    const a = arena as NativeArena;
+    device = new I40eDevice(a, { mode: 'xsk', xsk: { interfaces: [{ ifindex: env.rx.ifindex, name: env.rx.name }], ringSize: 256 } });
+    expect(device.xskQueues()).toEqual([
+      expect.objectContaining({ ifindex: env.rx.ifindex, queue: 0, zeroCopy: false, redirect: 'native' }),
+    ]);
+    await i40eXdpSetup(device.netdevs[0] as never, mixedProg(a));
+    const sender = PacketSender.open(env.peer.ifindex, 64);
+    senders.push(sender);
+    const N = 4000;
+    // the first byte of each frame picks xdp_mixed's verdict: DROP, PASS, TX, PASS without the Ethernet header
+    const frames = Array.from({ length: N }, (_, i) => {
+      const f = buildUdpFrame(flowOf(env, 0, 1000), 64 + ((i * 7919) % 1437), i);
+      f[0] = ((f[0] as number) & 0xfc) | (i & 3);
+      return f;
+    });
+    const peerBefore = env.linkStats(env.peer.name).rxPackets;
+    const got = pump(device, [{ sender, frames }]);
+    const stack = device.rings[0]?.drainStack() ?? [];
+    const totals = device.totals();
+    const stats = device.xskStats();
+    console.log(
+      `xsk mode, veth copy mode: ${got.processed} of ${N} frames processed, kernel drops ${got.kernelDrops}, quiet waits ${got.quietWaits}; ${JSON.stringify(stats, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))}`,
+    );
+    expect(got.sent).toBe(N);
+    expect(got.kernelDrops).toBe(0n);
+    expect(got.processed).toBe(N);
+    const quarter = BigInt(N / 4);
+    expect(totals.actions).toEqual({ ABORTED: 0n, DROP: quarter, PASS: 2n * quarter, TX: quarter, REDIRECT: 0n });
+    expect([totals.packets, totals.txPackets, totals.txDropped, totals.noProg, totals.errors]).toEqual([BigInt(N), quarter, 0n, 0n, 0n]);
+    expect(totals.bytes).toBe(BigInt(frames.reduce((n, f) => n + f.length, 0)));
+    expect(stats).toMatchObject({
+      rxDropped: 0n,
+      rxRingFull: 0n,
+      rxInvalidDescs: 0n,
+      txInvalidDescs: 0n,
+      completions: quarter,
+      fillFull: 0n,
+    });
+    // the stack queue (256 entries) kept the last PASS frames, in order and intact; the rest were counted as dropped
+    expect(totals.stackEnqueued + totals.stackDropped).toBe(2n * quarter);
+    const passed = frames.flatMap((f, i) => ((i & 3) === 1 ? [f] : (i & 3) === 3 ? [f.subarray(14)] : []));
+    const firstKept = Number(totals.stackEnqueued) - stack.length;
+    expect(stack.map((e) => Buffer.from(e.frame).toString('hex'))).toEqual(
+      passed.slice(firstKept, firstKept + stack.length).map((f) => Buffer.from(f).toString('hex')),
+    );
+    // TX frames left through xsk0 and arrived at the peer
+    expect(env.linkStats(env.peer.name).rxPackets - peerBefore).toBe(N / 4);
+  });
+
+  it("several queues and several netdevs share one dispatcher: each ring runs its netdev's program with its queue index", async () => {
+    ns = createTestNetns({ pairs: 2, queues: 2 });
+    const env = ns;
+    const a = arena as NativeArena;
+    device = new I40eDevice(a, {
+      mode: 'xsk',
+      xsk: { interfaces: env.pairs.map((p) => ({ ifindex: p.rx.ifindex, name: p.rx.name, queues: [0, 1] })), ringSize: 512 },
+    });
+    expect(device.rings.map((r) => [r.netdev.ifindex, r.queueIndex])).toEqual(
+      env.pairs.flatMap((p) => [
+        [p.rx.ifindex, 0],
+        [p.rx.ifindex, 1],
+      ]),
+    );
+    const progs = env.pairs.map((p) => xdpRxqInfo(a, { action: XdpAction.DROP, ifindex: p.rx.ifindex }));
+    for (const [i, netdev] of device.netdevs.entries()) await i40eXdpSetup(netdev, progs[i] as never);
+    expect(device.xdpCall.attached().map((e) => e.users)).toEqual([1, 1]);
+    const N = 3000;
+    const work = env.pairs.map((p, k) => {
+      const sender = PacketSender.open(p.peer.ifindex, 64);
+      senders.push(sender);
+      // many flows: the peer's transmit hash spreads them over both queues
+      return { sender, frames: Array.from({ length: N }, (_, i) => buildUdpFrame(flowOf(env, k, 1000 + (i % 64)), 64, i)) };
+    });
+    const got = pump(device, work);
+    expect([got.sent, got.kernelDrops, got.processed]).toEqual([2 * N, 0n, 2 * N]);
+    for (const [k, netdev] of device.netdevs.entries()) {
+      const c = (progs[k] as ReturnType<typeof xdpRxqInfo>).counters();
+      expect([c.processed, c.issue]).toEqual([BigInt(N), 0n]);
+      const perRing = netdev.rings.map((r) => r.counters().packets);
+      // each ring's packets are what the program counted for that queue index
+      expect(perRing).toEqual([c.perQueue[0]?.processed, c.perQueue[1]?.processed]);
+      expect(perRing.every((n) => n > 0n)).toBe(true);
+      expect(device.totals(netdev.rings).actions.DROP).toBe(BigInt(N));
+    }
+  });
+
+  it('dispose detaches the kernel program and closes the sockets: the queues can be bound again at once', async () => {
+    ns = createTestNetns();
+    const env = ns;
+    const a = arena as NativeArena;
+    const options = { mode: 'xsk' as const, xsk: { interfaces: [{ ifindex: env.rx.ifindex }], ringSize: 64 } };
+    device = new I40eDevice(a, options);
+    const usage = a.usage();
+    await device.dispose();
+    expect(() => device?.kick()).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+    expect(a.usage().data.used).toBeLessThan(usage.data.used);
+    // a new device binds the same queue (the constructor waits out the kernel's deferred release)
+    device = new I40eDevice(a, options);
+    expect(device.xskQueues()).toHaveLength(1);
+    // bad options are refused before anything is opened
+    for (const bad of [
+      { interfaces: [] },
+      { interfaces: [{ ifindex: 0 }] },
+      { interfaces: [{ ifindex: 5, queues: [64] }] },
+      { interfaces: [{ ifindex: 5 }], ringSize: 100 },
+      undefined,
+    ]) {
+      expect(() => new I40eDevice(a, { mode: 'xsk', xsk: bad as never })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    }
+    // an interface that does not exist: the kernel's refusal, typed, and nothing left open
+    expect(() => new I40eDevice(a, { mode: 'xsk', xsk: { interfaces: [{ ifindex: 99_999 }] } })).toThrow(
+      expect.objectContaining({ call: expect.stringContaining('bind'), errnoName: 'ENODEV' }),
+    );
+  });
+});
