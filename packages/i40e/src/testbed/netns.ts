@@ -13,6 +13,8 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { sys } from '../afxdp/sys.js';
+import { XskError } from '../afxdp/xsk-error.js';
+import { I40eError } from '../errors.js';
 
 /** `CLONE_NEWNET`, the namespace type for `setns()`. */
 const CLONE_NEWNET = 0x4000_0000;
@@ -52,7 +54,7 @@ export interface TestNetns {
    * Run `ifname`'s NAPI in a kernel thread of its own (`/sys/class/net/<ifname>/threaded`)
    * instead of in the softirq of the sender's system call: frames then arrive
    * asynchronously. A veth has NAPI only while an XDP program is attached to it.
-   * @throws Error when the kernel refuses.
+   * @throws I40eError UNSUPPORTED when the kernel refuses (`ip` fails).
    */
   threadedNapi(ifname: string, on: boolean): void;
   /** Leave, then delete the namespace (the veth pair goes with it). Idempotent; never throws. */
@@ -75,7 +77,7 @@ function ip(args: readonly string[]): { ok: boolean; stdout: string; stderr: str
 
 function ipOrThrow(args: readonly string[]): string {
   const r = ip(args);
-  if (!r.ok) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr.trim()}`);
+  if (!r.ok) throw new I40eError('UNSUPPORTED', `ip ${args.join(' ')} failed: ${r.stderr.trim()}`);
   return r.stdout;
 }
 
@@ -148,14 +150,15 @@ export interface TestNetnsOptions {
  * off, each end with `queues` rx and tx queues; enter it from this thread unless
  * `enter: false`. On failure whatever was made is removed. Call `close()` when done (in
  * `afterEach`).
- * @throws Error when `ip` fails (check {@link netnsSupport} first) or `setns` is refused.
+ * @throws I40eError EINVAL for bad options, UNSUPPORTED when `ip` fails (check {@link netnsSupport} first); XskError when `setns` is refused.
  */
 export function createTestNetns(options: TestNetnsOptions = {}): TestNetns {
   const pairCount = options.pairs ?? 1;
   const queues = options.queues ?? 1;
   if (!Number.isInteger(pairCount) || pairCount < 1 || pairCount > 4)
-    throw new Error(`createTestNetns: pairs must be 1..4, got ${pairCount}`);
-  if (!Number.isInteger(queues) || queues < 1 || queues > 8) throw new Error(`createTestNetns: queues must be 1..8, got ${queues}`);
+    throw new I40eError('EINVAL', `createTestNetns: pairs must be 1..4, got ${String(pairCount)}`);
+  if (!Number.isInteger(queues) || queues < 1 || queues > 8)
+    throw new I40eError('EINVAL', `createTestNetns: queues must be 1..8, got ${String(queues)}`);
   const s = sys();
   sweepStale();
   counter += 1;
@@ -168,7 +171,7 @@ export function createTestNetns(options: TestNetnsOptions = {}): TestNetns {
   const leave = () => {
     if (!entered) return;
     const ret = s.setns(homeFd, CLONE_NEWNET);
-    if (ret !== 0) throw new Error(`setns back to the original network namespace failed: ${s.errnoName(-ret)}`);
+    if (ret !== 0) throw new XskError('setns(original network namespace)', -ret, s.errnoName(-ret));
     entered = false;
   };
   const close = () => {
@@ -230,7 +233,7 @@ export function createTestNetns(options: TestNetnsOptions = {}): TestNetns {
     const links = JSON.parse(ipOrThrow(['-n', name, '-j', 'link', 'show'])) as { ifname: string; ifindex: number; address: string }[];
     const end = (ifname: string): VethEnd => {
       const link = links.find((l) => l.ifname === ifname);
-      if (link === undefined) throw new Error(`${ifname} is missing in namespace ${name}`);
+      if (link === undefined) throw new I40eError('UNSUPPORTED', `${ifname} is missing in namespace ${name}`);
       return Object.freeze({
         name: ifname,
         ifindex: link.ifindex,
@@ -250,22 +253,22 @@ export function createTestNetns(options: TestNetnsOptions = {}): TestNetns {
         const [link] = JSON.parse(ipOrThrow(['-n', name, '-s', '-j', 'link', 'show', 'dev', ifname])) as {
           stats64: { rx: { packets: number; dropped: number }; tx: { packets: number } };
         }[];
-        if (link === undefined) throw new Error(`linkStats: no link ${ifname} in ${name}`);
+        if (link === undefined) throw new I40eError('EINVAL', `linkStats: no link ${ifname} in ${name}`);
         return { rxPackets: link.stats64.rx.packets, txPackets: link.stats64.tx.packets, rxDropped: link.stats64.rx.dropped };
       },
       get entered() {
         return entered;
       },
       enter() {
-        if (closed) throw new Error(`namespace ${name} is closed`);
+        if (closed) throw new I40eError('DISPOSED', `namespace ${name} is closed`);
         if (entered) return;
         const ret = s.setns(nsFd, CLONE_NEWNET);
-        if (ret !== 0) throw new Error(`setns(${name}) failed: ${s.errnoName(-ret)}`);
+        if (ret !== 0) throw new XskError(`setns(${name})`, -ret, s.errnoName(-ret));
         entered = true;
       },
       leave,
       threadedNapi(ifname: string, on: boolean) {
-        if (!/^[a-z0-9]+$/.test(ifname)) throw new Error(`threadedNapi: odd interface name ${JSON.stringify(ifname)}`);
+        if (!/^[a-z0-9]+$/.test(ifname)) throw new I40eError('EINVAL', `threadedNapi: odd interface name ${JSON.stringify(ifname)}`);
         ipOrThrow(['netns', 'exec', name, 'sh', '-c', `echo ${on ? 1 : 0} > /sys/class/net/${ifname}/threaded`]);
       },
       close,

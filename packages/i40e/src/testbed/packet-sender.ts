@@ -11,6 +11,8 @@
  * counted, never thrown.
  */
 import { type NativeBytes, type Sys, sys } from '../afxdp/sys.js';
+import { XskError } from '../afxdp/xsk-error.js';
+import { I40eError } from '../errors.js';
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
@@ -55,13 +57,14 @@ export class PacketSender {
   /**
    * `socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL))` bound to `ifindex`, with native room
    * for `batch` frames per call.
-   * @throws Error when the kernel refuses (the errno named).
+   * @throws I40eError EINVAL for a bad batch; XskError when the kernel refuses (the call and errno named).
    */
   static open(ifindex: number, batch = 64): PacketSender {
-    if (!Number.isInteger(batch) || batch < 1 || batch > 1024) throw new Error(`PacketSender: batch must be 1..1024, got ${batch}`);
+    if (!Number.isInteger(batch) || batch < 1 || batch > 1024)
+      throw new I40eError('EINVAL', `PacketSender: batch must be 1..1024, got ${String(batch)}`);
     const s = sys();
     const fd = s.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, ETH_P_ALL_BE);
-    if (fd < 0) throw new Error(`socket(AF_PACKET): ${s.errnoName(-fd)}`);
+    if (fd < 0) throw new XskError('socket(AF_PACKET)', -fd, s.errnoName(-fd));
     const buffer = s.alloc(batch * (MMSGHDR + IOVEC + MAX_FRAME));
     // struct sockaddr_ll: family, protocol (big endian), ifindex
     const sll = s.alloc(20);
@@ -70,7 +73,7 @@ export class PacketSender {
       sll.view.setUint16(2, ETH_P_ALL_BE, true);
       sll.view.setInt32(4, ifindex, true);
       const ret = s.bind(fd, sll.address, 20);
-      if (ret < 0) throw new Error(`bind(AF_PACKET, ifindex ${ifindex}): ${s.errnoName(-ret)}`);
+      if (ret < 0) throw new XskError(`bind(AF_PACKET, ifindex ${ifindex})`, -ret, s.errnoName(-ret));
     } catch (error) {
       s.close(fd);
       s.free(buffer);
@@ -85,10 +88,10 @@ export class PacketSender {
    * Send `frames[from]`, `frames[from + 1]`, … (at most `count`, at most `batch`) with one
    * `sendmmsg`. Returns how many the kernel took (0 when it refused the first with
    * EAGAIN or ENOBUFS: send them again later).
-   * @throws Error for a frame over 1514 bytes, a closed sender or another errno.
+   * @throws I40eError EINVAL for a frame over 1514 bytes, DISPOSED once closed; XskError for an errno other than EAGAIN or ENOBUFS.
    */
   send(frames: readonly Uint8Array[], from: number, count: number): number {
-    if (this.#fd < 0) throw new Error('PacketSender: closed');
+    if (this.#fd < 0) throw new I40eError('DISPOSED', 'PacketSender: closed');
     const n = Math.min(count, this.batch, frames.length - from);
     if (n <= 0) return 0;
     const { bytes, view, address } = this.#buffer;
@@ -96,7 +99,8 @@ export class PacketSender {
     const dataBase = iovBase + this.batch * IOVEC;
     for (let i = 0; i < n; i++) {
       const frame = frames[from + i] as Uint8Array;
-      if (frame.length > MAX_FRAME) throw new Error(`PacketSender: frame ${from + i} has ${frame.length} bytes (at most ${MAX_FRAME})`);
+      if (frame.length > MAX_FRAME)
+        throw new I40eError('EINVAL', `PacketSender: frame ${from + i} has ${frame.length} bytes (at most ${MAX_FRAME})`);
       const data = dataBase + i * MAX_FRAME;
       bytes.set(frame, data);
       const iov = iovBase + i * IOVEC;
@@ -113,7 +117,7 @@ export class PacketSender {
       const name = this.#s.errnoName(-ret);
       if (name === 'EAGAIN' || name === 'EWOULDBLOCK') this.#stats.eagain += 1;
       else if (name === 'ENOBUFS') this.#stats.enobufs += 1;
-      else throw new Error(`sendmmsg(AF_PACKET, ${n} frames): ${name}`);
+      else throw new XskError(`sendmmsg(AF_PACKET, ${n} frames)`, -ret, name);
       return 0;
     }
     this.#stats.sent += ret;

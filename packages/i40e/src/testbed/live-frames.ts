@@ -8,6 +8,9 @@
  */
 import { type KernelProg, kernelProgLoad } from '@bpf-dispatcher/ebpf';
 import { sys } from '../afxdp/sys.js';
+import { XskError } from '../afxdp/xsk-error.js';
+import { I40eError } from '../errors.js';
+import { describe } from '../validate.js';
 
 const SYS_BPF = 321;
 const BPF_PROG_TEST_RUN = 10;
@@ -43,12 +46,27 @@ export function loadXdpTx(): KernelProg {
  * Run `prog` on `repeat` live copies of `frame` arriving on `ifindex` (rx queue 0), in
  * batches of `batchSize` (the kernel's default is 64). Returns the kernel's mean
  * nanoseconds per frame.
- * @throws Error naming the errno when the kernel refuses (EINVAL before Linux 5.18, no live mode).
+ * @throws XskError naming the call and errno when the kernel refuses (EINVAL before Linux 5.18: no live mode).
  */
 export function sendLiveFrames(
   prog: KernelProg,
   options: { readonly ifindex: number; readonly frame: Uint8Array; readonly repeat: number; readonly batchSize?: number },
 ): number {
+  const o = options as Partial<typeof options> | null;
+  if (typeof o !== 'object' || o === null) throw new I40eError('EINVAL', 'sendLiveFrames: options must be an object');
+  if (!Number.isInteger(o.ifindex) || (o.ifindex as number) < 1)
+    throw new I40eError('EINVAL', `sendLiveFrames: ifindex must be a positive integer, got ${describe(o.ifindex)}`);
+  if (!(o.frame instanceof Uint8Array) || o.frame.length < 14 || o.frame.length > 3520)
+    throw new I40eError('EINVAL', 'sendLiveFrames: frame must be a Uint8Array of 14..3520 bytes (a page less headroom and tailroom)');
+  if (!Number.isInteger(o.repeat) || (o.repeat as number) < 1 || (o.repeat as number) > 0xffff_ffff)
+    throw new I40eError('EINVAL', `sendLiveFrames: repeat must be an integer from 1 to 2^32-1, got ${describe(o.repeat)}`);
+  if (o.batchSize !== undefined && (!Number.isInteger(o.batchSize) || o.batchSize < 0 || o.batchSize > 256))
+    throw new I40eError(
+      'EINVAL',
+      `sendLiveFrames: batchSize must be an integer from 0 (the kernel's default) to 256, got ${describe(o.batchSize)}`,
+    );
+  if (typeof prog !== 'object' || prog === null || typeof (prog as { fd?: unknown }).fd !== 'number')
+    throw new I40eError('EINVAL', `sendLiveFrames: prog must be a KernelProg, got ${describe(prog)}`);
   const s = sys();
   const attr = s.alloc(ATTR_SIZE);
   const data = s.alloc(options.frame.length);
@@ -68,7 +86,7 @@ export function sendLiveFrames(
     v.setUint32(TEST.flags, LIVE_FRAMES, true);
     v.setUint32(TEST.batchSize, options.batchSize ?? 0, true);
     const ret = s.syscall3(SYS_BPF, BigInt(BPF_PROG_TEST_RUN), attr.address, BigInt(ATTR_SIZE));
-    if (ret < 0) throw new Error(`BPF_PROG_TEST_RUN(live frames, ifindex ${options.ifindex}): ${s.errnoName(-ret)}`);
+    if (ret < 0) throw new XskError(`BPF_PROG_TEST_RUN(live frames, ifindex ${options.ifindex})`, -ret, s.errnoName(-ret));
     return v.getUint32(TEST.duration, true);
   } finally {
     s.free(attr);
