@@ -7,6 +7,9 @@
  * reason printed, where namespaces, bpf() or AF_XDP are refused.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { openObject } from '@bpf-dispatcher/bpf-object';
 import { kernelBpfAvailable } from '@bpf-dispatcher/ebpf';
 import { NativeArena } from '@bpf-dispatcher/text-poke';
@@ -91,6 +94,30 @@ function pump(
     } else if (n > 0) quiet = 0;
   }
   return { processed, sent: sent.reduce((a, b) => a + b, 0), kernelDrops: drops() - base, quietWaits };
+}
+
+const TEXT_POKE = pathToFileURL(createRequire(import.meta.url).resolve('@bpf-dispatcher/text-poke')).href;
+
+/** Run `entry(args)` in a loop on a worker thread (a second CPU) until `stop[0]` is set; resolves with the packets it processed. */
+function pollOnWorker(entry: bigint, args: readonly bigint[], stop: Int32Array): Promise<bigint> {
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.textPoke).then(({ callNative }) => {
+      const stop = new Int32Array(workerData.stop);
+      let processed = 0n;
+      parentPort.postMessage('started');
+      while (Atomics.load(stop, 0) === 0) processed += callNative(workerData.entry, ...workerData.args);
+      parentPort.postMessage(processed);
+    });
+  `;
+  const worker = new Worker(source, { eval: true, workerData: { textPoke: TEXT_POKE, entry, args, stop: stop.buffer } });
+  return new Promise((resolve, reject) => {
+    worker.on('message', (m) => {
+      if (typeof m === 'bigint') resolve(m);
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => code !== 0 && reject(new Error(`poller exited with ${code}`)));
+  });
 }
 
 describe('the AF_XDP poll loop on veth pairs (device mode xsk)', () => {
@@ -209,6 +236,59 @@ describe('the AF_XDP poll loop on veth pairs (device mode xsk)', () => {
       expect(perRing.every((n) => n > 0n)).toBe(true);
       expect(device.totals(netdev.rings).actions.DROP).toBe(BigInt(N));
     }
+  });
+
+  it("programs swapped while a worker thread polls the kernel's ring: every packet reaches exactly one attached program, none is lost", async () => {
+    ns = createTestNetns();
+    const env = ns;
+    const a = arena as NativeArena;
+    device = new I40eDevice(a, { mode: 'xsk', xsk: { interfaces: [{ ifindex: env.rx.ifindex }], ringSize: 512 } });
+    const d = device;
+    const netdev = d.netdevs[0] as (typeof d.netdevs)[number];
+    const progs = [0, 1].map(() => xdpRxqInfo(a, { action: XdpAction.DROP, ifindex: env.rx.ifindex }));
+    await i40eXdpSetup(netdev, progs[0] as never);
+    const reader = a.registerReader('xsk-poller');
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const { entry, args } = d.driverLoopCall(1_000_000, { reader });
+    const polled = pollOnWorker(entry, args, stop);
+    const sender = PacketSender.open(env.peer.ifindex, 64);
+    senders.push(sender);
+    const N = 20_000;
+    const frames = Array.from({ length: N }, (_, i) => buildUdpFrame(flowOf(env, 0, 1000 + (i % 16)), 64, i));
+    let sent = 0;
+    let swaps = 0;
+    let nextSwap = 500;
+    const processed = () => d.totals().packets;
+    const drops = () => {
+      const s = d.xskStats();
+      return s.rxDropped + s.rxRingFull;
+    };
+    try {
+      for (let i = 0; i < 200_000 && processed() + drops() < BigInt(N); i++) {
+        const inFlight = sent - Number(processed() + drops());
+        if (sent < N && inFlight < 256) sent += sender.send(frames, sent, 256 - inFlight);
+        if (sent >= nextSwap) {
+          // detach-free swap: the other program takes over between two packets of the worker's poll loop
+          await i40eXdpSetup(netdev, progs[++swaps % 2] as never);
+          nextSwap += 500;
+        }
+        d.kick();
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    } finally {
+      Atomics.store(stop, 0, 1);
+    }
+    const workerProcessed = await polled;
+    reader.unregister();
+    const [pa, pb] = progs.map((p) => (p as ReturnType<typeof xdpRxqInfo>).counters().processed) as [bigint, bigint];
+    console.log(`xsk mode, ${swaps} program swaps during ${N} frames: ${pa} + ${pb} packets, kernel drops ${drops()}`);
+    expect(sent).toBe(N);
+    expect(drops()).toBe(0n);
+    expect(workerProcessed).toBe(BigInt(N));
+    expect(pa + pb).toBe(BigInt(N));
+    expect(d.totals().actions.DROP).toBe(BigInt(N));
+    expect(swaps).toBeGreaterThanOrEqual(30);
+    expect([pa > 0n, pb > 0n]).toEqual([true, true]);
   });
 
   it('dispose detaches the kernel program and closes the sockets: the queues can be bound again at once', async () => {
