@@ -126,6 +126,21 @@ describe.each(ARENAS)('capture-fed AF_XDP rings on the %s arena', (_name, create
     expect(d.totals().actions.REDIRECT).toBe(0n);
   });
 
+  it('frees everything it took: create, attach, replay, dispose 100 times leaves the arena as it was; a disposed device refuses replay', async () => {
+    arena = create();
+    const prog = mixedProg(arena); // (the arena's eBPF runtime, made by the first load, stays with the arena)
+    const progUsage = arena.usage();
+    for (let i = 0; i < 100; i++) {
+      const d = new I40eDevice(arena, { mode: 'capture', ringSize: 8, queues: 1 + (i % 2), captureFrameSize: i % 3 === 0 ? 4096 : 2048 });
+      await i40eXdpSetup(d.netdevs[0] as never, prog);
+      expect(d.replay(frames(10, 200, i + 1)).processed).toBe(10);
+      await d.dispose();
+      expect(() => d.replay([])).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+    }
+    expect(arena.usage()).toEqual(progUsage);
+    await prog.dispose();
+  });
+
   it('replay is for capture mode, takes arrays of bytes, and nothing runs without a program (PASS, counted noProg)', async () => {
     arena = create();
     device = new I40eDevice(arena, { mode: 'capture', ringSize: 8 });

@@ -6,7 +6,8 @@
  * Several queues and several netdevs share one dispatcher. Root only: skipped, with the
  * reason printed, where namespaces, bpf() or AF_XDP are refused.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -296,11 +297,30 @@ describe('the AF_XDP poll loop on veth pairs (device mode xsk)', () => {
     const env = ns;
     const a = arena as NativeArena;
     const options = { mode: 'xsk' as const, xsk: { interfaces: [{ ifindex: env.rx.ifindex }], ringSize: 64 } };
-    device = new I40eDevice(a, options);
     const usage = a.usage();
+    const fds = readdirSync('/proc/self/fd').length;
+    device = new I40eDevice(a, options);
+    expect(
+      readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('socket:[')).length,
+    ).toBe(4);
+    expect(JSON.stringify(JSON.parse(execFileSync('ip', ['-n', env.name, '-j', 'link', 'show', 'xsk0'], { encoding: 'utf8' })))).toContain(
+      '"xdp"',
+    );
     await device.dispose();
     expect(() => device?.kick()).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
-    expect(a.usage().data.used).toBeLessThan(usage.data.used);
+    // everything given back: arena memory (UMEM included), file descriptors, ring mappings, the kernel program
+    expect(a.usage()).toEqual(usage);
+    expect(readdirSync('/proc/self/fd').length).toBe(fds);
+    expect(
+      readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('socket:[')).length,
+    ).toBe(0);
+    expect(
+      JSON.stringify(JSON.parse(execFileSync('ip', ['-n', env.name, '-j', 'link', 'show', 'xsk0'], { encoding: 'utf8' }))),
+    ).not.toContain('"xdp"');
     // a new device binds the same queue (the constructor waits out the kernel's deferred release)
     device = new I40eDevice(a, options);
     expect(device.xskQueues()).toHaveLength(1);

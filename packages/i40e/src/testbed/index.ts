@@ -8,5 +8,13 @@
  */
 
 export { loadXdpTx, sendLiveFrames } from './live-frames.js';
-export { createTestNetns, type NetnsSupport, netnsSupport, type TestNetns, type TestNetnsOptions, type VethEnd } from './netns.js';
+export {
+  createTestNetns,
+  joinTestNetns,
+  type NetnsSupport,
+  netnsSupport,
+  type TestNetns,
+  type TestNetnsOptions,
+  type VethEnd,
+} from './netns.js';
 export { PacketSender, type PacketSenderStats } from './packet-sender.js';

@@ -134,6 +134,46 @@ let exitHook = false;
 
 const macText = (mac: readonly number[]) => mac.map((b) => b.toString(16).padStart(2, '0')).join(':');
 
+/**
+ * Move the calling thread into the namespace `name` (one made by {@link createTestNetns},
+ * from any thread of this process: a `worker_threads` Worker is a thread of its own, and
+ * `setns()` moves only the thread that calls it) and return a function that moves it back
+ * to the namespace it was in and closes the descriptors (idempotent; it throws only if
+ * `setns` back is refused). Sockets, `bpf()` ifindexes and links made in between refer to
+ * the namespace. The caller keeps the namespace alive (its `close()` deletes it) while a
+ * thread is inside.
+ * @throws I40eError EINVAL for a name that is not a test namespace's (`bpfd-<pid>-<n>`) or
+ *   one that does not exist; XskError when `setns` is refused.
+ */
+export function joinTestNetns(name: string): () => void {
+  if (typeof name !== 'string' || !/^bpfd-\d+-\d+$/.test(name))
+    throw new I40eError('EINVAL', `joinTestNetns: ${JSON.stringify(name)} is not a test namespace's name (bpfd-<pid>-<n>)`);
+  const s = sys();
+  let nsFd: number;
+  try {
+    nsFd = openSync(`${NETNS_DIR}/${name}`, 'r');
+  } catch (error) {
+    throw new I40eError('EINVAL', `joinTestNetns: no namespace ${name} (${(error as NodeJS.ErrnoException).code ?? 'open failed'})`, {
+      cause: error,
+    });
+  }
+  const homeFd = openSync('/proc/thread-self/ns/net', 'r');
+  const ret = s.setns(nsFd, CLONE_NEWNET);
+  closeSync(nsFd);
+  if (ret !== 0) {
+    closeSync(homeFd);
+    throw new XskError(`setns(${name})`, -ret, s.errnoName(-ret));
+  }
+  let inside = true;
+  return () => {
+    if (!inside) return;
+    const back = s.setns(homeFd, CLONE_NEWNET);
+    if (back !== 0) throw new XskError('setns(original network namespace)', -back, s.errnoName(-back));
+    inside = false;
+    closeSync(homeFd);
+  };
+}
+
 /** Options of {@link createTestNetns}. */
 export interface TestNetnsOptions {
   /** Enter the namespace from this thread (default true). */
