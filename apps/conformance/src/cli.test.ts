@@ -1,4 +1,4 @@
-import { LISTING_16_ENTRIES, LISTING_1_ENTRY } from '@bpf-dispatcher/reference';
+import { LISTING_1_ENTRY, LISTING_16_ENTRIES } from '@bpf-dispatcher/reference';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseAddress } from './addresses.js';
 import { cliVersion, invokedDirectly, main } from './cli.js';
@@ -57,7 +57,7 @@ describe('CLI', () => {
   it('has help for every command', async () => {
     capture();
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    for (const command of ['conformance', 'disasm', 'bench', 'soak']) {
+    for (const command of ['conformance', 'disasm', 'bench', 'bench-veth', 'soak', 'run']) {
       out.length = 0;
       await main([command, '--help']);
       expect(out.join('')).toContain(`Usage: bpf-dispatcher ${command}`);

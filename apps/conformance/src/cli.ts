@@ -5,10 +5,12 @@ import { BpfDispatcherError } from '@bpf-dispatcher/x86';
 import { Command, Option } from 'commander';
 import { parseAddress, parseCount } from './addresses.js';
 import { bench } from './commands/bench.js';
+import { benchVeth } from './commands/bench-veth.js';
 import { conformance } from './commands/conformance.js';
-import { soak } from './commands/soak.js';
 import { DISASM_DEFAULTS, disasm } from './commands/disasm.js';
-import { CliError, assertOutputs } from './output.js';
+import { parseQueues, parseSeconds, run, runUsageError } from './commands/run.js';
+import { soak } from './commands/soak.js';
+import { assertOutputs, CliError } from './output.js';
 
 const collect = (value: string, previous: bigint[] = []) => [...previous, parseAddress(value)];
 
@@ -38,7 +40,8 @@ export function buildProgram(): Command {
       // commander hands words that name no command to the default command: say what they are
       const [extra] = command.args;
       if (extra !== undefined) {
-        if (program.args[0] === 'conformance') command.error(`error: too many arguments for 'conformance'. Expected 0 arguments but got ${command.args.length}.`);
+        if (program.args[0] === 'conformance')
+          command.error(`error: too many arguments for 'conformance'. Expected 0 arguments but got ${command.args.length}.`);
         program.error(`error: unknown command '${extra}'`, { code: 'commander.unknownCommand' });
       }
       process.exitCode = await conformance(options);
@@ -50,7 +53,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--entries <n>', 'programs -1 ... -N').argParser(parseCount(1, 52)).conflicts('prog'))
     .option('--prog <addr>', 'a program address (hex, or negative decimal like -1); repeatable', collect)
     .addOption(new Option('--image <addr>', 'image address').argParser(parseAddress).default(DISASM_DEFAULTS.image, '0xffffffffc0020000'))
-    .addOption(new Option('--thunk <addr>', 'retpoline thunk address').argParser(parseAddress).default(DISASM_DEFAULTS.thunk, '0xffffffff81c00f10'))
+    .addOption(
+      new Option('--thunk <addr>', 'retpoline thunk address').argParser(parseAddress).default(DISASM_DEFAULTS.thunk, '0xffffffff81c00f10'),
+    )
     .option('--bin <file>', 'also write the raw image bytes to a file')
     .action((options) => {
       process.stdout.write(disasm(options));
@@ -58,13 +63,27 @@ export function buildProgram(): Command {
 
   program
     .command('bench')
-    .description("measure the cover letter's performance table natively (baseline, no-retpoline, dispatcher 1..16, full; call-only; mixed traffic)")
+    .description(
+      "measure the cover letter's performance table natively (baseline, no-retpoline, dispatcher 1..16, full; call-only; mixed traffic)",
+    )
     .option('--quick', 'fewer and shorter runs (well under 2 minutes)')
     .option('--json <file>', 'write the results as JSON (- for standard output)')
     .option('--markdown <file>', 'write the table as Markdown (- for standard output)')
     .option('--svg <file>', 'write a chart of Mpps against entries as SVG (- for standard output)')
     .action(async (options) => {
       process.exitCode = await bench(options);
+    });
+
+  program
+    .command('bench-veth')
+    .description(
+      'packets per second of real AF_XDP traffic on a veth pair (root): our poll loop with the dispatcher (1, 16, full, none) against the kernel running the same object, and where the time goes',
+    )
+    .option('--quick', 'fewer and smaller rounds (well under a minute)')
+    .option('--json <file>', 'write the results as JSON (- for standard output)')
+    .option('--markdown <file>', 'write the table as Markdown (- for standard output)')
+    .action(async (options) => {
+      process.exitCode = await benchVeth(options);
     });
 
   program
@@ -78,6 +97,29 @@ export function buildProgram(): Command {
     .option('--json <file>', 'write the report as JSON (- for standard output)')
     .action(async (options) => {
       process.exitCode = await soak(options);
+    });
+
+  program
+    .command('run')
+    .description(
+      'run an XDP program on an interface (AF_XDP, until Ctrl-C) with live statistics like xdp-bench, or over the frames of a capture file',
+    )
+    .addOption(new Option('--dev <ifname>', 'the interface to run on: one AF_XDP socket per queue (root)').conflicts('pcap'))
+    .option('--pcap <file>', 'run over the frames of this capture file instead (pcap or pcapng, Ethernet)')
+    .requiredOption('--prog <file>', 'the BPF object file (.o)')
+    .option('--section <name>', "the program: its section (xdp, xdp/NAME) or name (default: the object's only XDP program)")
+    .addOption(new Option('--queues <list>', '--dev: the rx queues to bind, e.g. 0,1,3').argParser(parseQueues).default([0], '0'))
+    .addOption(new Option('--mode <mode>', '--dev: AF_XDP bind mode').choices(['copy', 'zc']).default('copy'))
+    .addOption(
+      new Option('--seconds <n>', '--dev: stop after this many seconds (default: at Ctrl-C)').argParser(parseSeconds(0.1, 31_536_000)),
+    )
+    .addOption(new Option('--interval <s>', '--dev: seconds between statistics').argParser(parseSeconds(0.05, 3600)).default(1))
+    .option('--out <file>', '--pcap: write the PASS and TX frames to this capture file (.pcap or .pcapng, else the input format)')
+    .option('--json <file>', 'write the totals as JSON (- for standard output)')
+    .action(async (options, command: Command) => {
+      const usage = runUsageError(options, (name) => command.getOptionValueSource(name) === 'cli');
+      if (usage !== undefined) command.error(usage);
+      process.exitCode = await run(options);
     });
 
   return program;

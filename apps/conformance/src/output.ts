@@ -2,18 +2,30 @@ import { closeSync, existsSync, mkdirSync, openSync, unlinkSync, writeFileSync }
 import { dirname } from 'node:path';
 import { BpfDispatcherError } from '@bpf-dispatcher/x86';
 
-/** Codes of the CLI's own errors. */
-export type CliErrorCode = 'OUTPUT_UNWRITABLE' | 'OUTPUT_CONFLICT';
+/**
+ * Codes of the CLI's own errors: `OUTPUT_UNWRITABLE` and `OUTPUT_CONFLICT` (checked before
+ * any work), `INVALID_INPUT` (an input the command cannot use: an unknown interface, a
+ * program or capture file it cannot load) and `UNSUPPORTED` (the platform or the kernel
+ * refuses: no native arena, AF_XDP refused).
+ */
+export type CliErrorCode = 'OUTPUT_UNWRITABLE' | 'OUTPUT_CONFLICT' | 'INVALID_INPUT' | 'UNSUPPORTED';
 
 /**
  * An error of the command line itself (not of a package): an output file that cannot be
- * written, two outputs sent to standard output. The CLI prints its message on one line
- * and exits with code 2, before doing any work.
+ * written, two outputs sent to standard output, an input or platform a command cannot
+ * use. The CLI prints its message on one line and exits with code 2 (output problems
+ * before doing any work; a command cleans up what it started before throwing).
  */
 export class CliError extends BpfDispatcherError<CliErrorCode> {}
 
 /** The options that name an output file, as the user writes them. */
-export const OUTPUT_FLAGS = Object.freeze({ json: '--json', markdown: '--markdown', svg: '--svg', bin: '--bin' } as const);
+export const OUTPUT_FLAGS = Object.freeze({ json: '--json', markdown: '--markdown', svg: '--svg', bin: '--bin', out: '--out' } as const);
+
+/** Output options whose bytes are binary: they need a file, never standard output. */
+const BINARY_OUTPUTS: Readonly<Partial<Record<keyof typeof OUTPUT_FLAGS, string>>> = Object.freeze({
+  bin: '--bin needs a file: raw bytes are not written to standard output',
+  out: '--out needs a file: capture files are not written to standard output',
+});
 
 /** A command's options, of which those in {@link OUTPUT_FLAGS} name output files. */
 export type OutputOptions = { readonly [K in keyof typeof OUTPUT_FLAGS]?: string | undefined };
@@ -58,7 +70,7 @@ export function assertWritable(flag: string, file: string): void {
 
 /**
  * Check every output option of a command (see {@link OUTPUT_FLAGS}): each must be
- * writable, at most one may be `-`, and `--bin` (raw bytes) never is.
+ * writable, at most one may be `-`, and `--bin` and `--out` (binary) never are.
  * @throws CliError `OUTPUT_UNWRITABLE` or `OUTPUT_CONFLICT`.
  */
 export function assertOutputs(options: OutputOptions): void {
@@ -67,7 +79,8 @@ export function assertOutputs(options: OutputOptions): void {
     const file: unknown = options[key as keyof OutputOptions];
     if (typeof file !== 'string') continue;
     if (file === STDOUT) {
-      if (key === 'bin') throw new CliError('OUTPUT_CONFLICT', '--bin needs a file: raw bytes are not written to standard output');
+      const binary = BINARY_OUTPUTS[key as keyof typeof OUTPUT_FLAGS];
+      if (binary !== undefined) throw new CliError('OUTPUT_CONFLICT', binary);
       toStdout.push(flag);
     }
     assertWritable(flag, file);

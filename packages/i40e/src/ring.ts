@@ -318,6 +318,21 @@ export class RxRing {
   }
 
   /**
+   * Let the stack have every frame its queue holds, without reading them (one store, no
+   * per-frame work): what a consumer that only counts PASS frames does after each poll, so
+   * that the queue never fills. Returns how many frames were released.
+   * @throws I40eError DISPOSED like {@link counters}.
+   */
+  discardStack(): number {
+    this.#live('discardStack');
+    const ring = this.#ring;
+    const head = ring.get('stackHead');
+    const released = (head - ring.get('stackTail')) >>> 0;
+    ring.set('stackTail', head);
+    return released;
+  }
+
+  /**
    * Take the frames transmitted (TX verdicts), as copied bytes.
    * @throws I40eError DISPOSED like {@link counters}; EINVAL on an AF_XDP ring (its TX
    *   frames go to the socket's tx ring: the kernel sends them).
