@@ -46,8 +46,15 @@ export interface XskOptions {
   readonly frames?: number;
   /** Bytes per frame: 2048 or 4096 (default 2048). */
   readonly frameSize?: 2048 | 4096;
-  /** Entries of each of the four rings, a power of two from 2 to 32768 (default 2048). */
+  /** Entries of the rx and completion rings, a power of two from 2 to 32768 (default 2048). */
   readonly ringSize?: number;
+  /**
+   * Entries of the fill and tx rings, the rings the application produces: a power of two
+   * from `ringSize` to 65536 (default `2 * ringSize`). The kernel publishes how far it has
+   * read them only when it refreshes its cached view, so a ring no larger than the frames
+   * in circulation can look full while it is not; twice that never does.
+   */
+  readonly producerRingSize?: number;
   /** `copy` (default, `XDP_COPY`) or `zc` (`XDP_ZEROCOPY`: refused by drivers without a zero-copy mode, veth among them). */
   readonly mode?: 'copy' | 'zc';
   /** `XDP_USE_NEED_WAKEUP` (default true): the kernel sets a ring's NEED_WAKEUP flag when it must be kicked. */
@@ -98,6 +105,7 @@ interface Plan {
   readonly frames: number;
   readonly frameSize: 2048 | 4096;
   readonly ringSize: number;
+  readonly producerRingSize: number;
   readonly mode: 'copy' | 'zc';
   readonly needWakeup: boolean;
 }
@@ -116,6 +124,10 @@ function plan(options: XskOptions): Plan {
   const ringSize = o.ringSize ?? 2048;
   if (typeof ringSize !== 'number' || !POWERS.has(ringSize))
     throw new I40eError('EINVAL', `openXsk: ringSize must be a power of two from 2 to 32768, got ${describe(ringSize)}`);
+  const producerRingSize = o.producerRingSize ?? 2 * ringSize;
+  if (typeof producerRingSize !== 'number' || !(POWERS.has(producerRingSize) || producerRingSize === 65536) || producerRingSize < ringSize) {
+    throw new I40eError('EINVAL', `openXsk: producerRingSize must be a power of two from ringSize (${ringSize}) to 65536, got ${describe(producerRingSize)}`);
+  }
   const frameSize = o.frameSize ?? 2048;
   if (frameSize !== 2048 && frameSize !== 4096)
     throw new I40eError('EINVAL', `openXsk: frameSize must be 2048 or 4096, got ${describe(frameSize)}`);
@@ -130,7 +142,7 @@ function plan(options: XskOptions): Plan {
   if (mode !== 'copy' && mode !== 'zc') throw new I40eError('EINVAL', `openXsk: mode must be 'copy' or 'zc', got ${describe(mode)}`);
   const needWakeup = o.needWakeup ?? true;
   if (typeof needWakeup !== 'boolean') throw new I40eError('EINVAL', `openXsk: needWakeup must be a boolean, got ${describe(needWakeup)}`);
-  return { ifindex, queue, frames, frameSize, ringSize, mode, needWakeup };
+  return { ifindex, queue, frames, frameSize, ringSize, producerRingSize, mode, needWakeup };
 }
 
 /** Hints for the errnos of `bind`. */
@@ -313,8 +325,8 @@ function releaseXsk(
  * Open an AF_XDP socket on queue `queue` of netdev `ifindex` (the calling thread's
  * network namespace), the way libxdp's `xsk_socket__create` does: `socket(AF_XDP)`;
  * the UMEM (`frames * frameSize` bytes of the arena's data memory, page-aligned, below
- * 2 GiB) registered with `XDP_UMEM_REG`; the fill, completion, rx and tx rings sized
- * `ringSize` and mapped; the fill ring filled with frames `0..ringSize-1` (frames
+ * 2 GiB) registered with `XDP_UMEM_REG`; the rx and completion rings sized `ringSize`,
+ * the fill and tx rings `producerRingSize`, all mapped; the fill ring given frames `0..ringSize-1` (frames
  * `ringSize..frames-1` stay with the application, e.g. for tx); then `bind` with
  * `XDP_COPY` or `XDP_ZEROCOPY` (and `XDP_USE_NEED_WAKEUP`). Packets reach the socket only
  * through an XDP program redirecting into an XSKMAP ({@link attachXskRedirect}).
@@ -343,16 +355,16 @@ export function openXsk(arena: TextArena, options: XskOptions): Xsk {
     if (fd < 0) throw new XskError('socket(AF_XDP)', -fd, s.errnoName(-fd), 'AF_XDP sockets need CONFIG_XDP_SOCKETS and CAP_NET_RAW');
     umem = allocUmem(arena, p.frames, p.frameSize);
     registerUmem(s, fd, umem);
-    const sizes: [number, string][] = [
-      [XDP_SOCKOPT.UMEM_FILL_RING, 'XDP_UMEM_FILL_RING'],
-      [XDP_SOCKOPT.UMEM_COMPLETION_RING, 'XDP_UMEM_COMPLETION_RING'],
-      [XDP_SOCKOPT.RX_RING, 'XDP_RX_RING'],
-      [XDP_SOCKOPT.TX_RING, 'XDP_TX_RING'],
+    const sizes: [number, string, number][] = [
+      [XDP_SOCKOPT.UMEM_FILL_RING, 'XDP_UMEM_FILL_RING', p.producerRingSize],
+      [XDP_SOCKOPT.UMEM_COMPLETION_RING, 'XDP_UMEM_COMPLETION_RING', p.ringSize],
+      [XDP_SOCKOPT.RX_RING, 'XDP_RX_RING', p.ringSize],
+      [XDP_SOCKOPT.TX_RING, 'XDP_TX_RING', p.producerRingSize],
     ];
-    for (const [option, name] of sizes) {
-      scratch.view.setUint32(0, p.ringSize, true);
+    for (const [option, name, size] of sizes) {
+      scratch.view.setUint32(0, size, true);
       const ret = s.setsockopt(fd, SOL_XDP, option, scratch.address, 4);
-      if (ret < 0) throw new XskError(`setsockopt(${name}, ${p.ringSize})`, -ret, s.errnoName(-ret));
+      if (ret < 0) throw new XskError(`setsockopt(${name}, ${size})`, -ret, s.errnoName(-ret));
     }
     scratch.bytes.fill(0);
     scratch.view.setUint32(XDP_MMAP_OFFSETS.size, XDP_MMAP_OFFSETS.size, true);
@@ -362,7 +374,7 @@ export function openXsk(arena: TextArena, options: XskOptions): Xsk {
       throw new I40eError('UNSUPPORTED', 'openXsk: the kernel reports ring offsets without the flags word (Linux < 5.4)');
     }
     const offsets: Record<XskRingKind, RingOffsets> = parseMmapOffsets(scratch.view);
-    for (const kind of ['fill', 'completion', 'rx', 'tx'] as const) rings.push(mapRing(s, fd, kind, offsets[kind], p.ringSize));
+    for (const kind of ['fill', 'completion', 'rx', 'tx'] as const) rings.push(mapRing(s, fd, kind, offsets[kind], kind === 'fill' || kind === 'tx' ? p.producerRingSize : p.ringSize));
     const [fill, completion, rx, tx] = rings as [XskRing, XskRing, XskRing, XskRing];
     produceFill(
       s,

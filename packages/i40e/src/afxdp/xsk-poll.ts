@@ -16,7 +16,23 @@
  * once per poll.
  */
 import { emitQuiescentState } from '@bpf-dispatcher/text-poke';
-import { alu, byte, type CodeBuffer, dec, dword, type Gp64, inc, jcc, jmp, mov, qword, shift, shiftCl, test } from '@bpf-dispatcher/x86';
+import {
+  alu,
+  byte,
+  type CodeBuffer,
+  dec,
+  dword,
+  type Gp64,
+  inc,
+  jcc,
+  jmp,
+  type Label,
+  mov,
+  qword,
+  shift,
+  shiftCl,
+  test,
+} from '@bpf-dispatcher/x86';
 import { emitXdpCallRun, XDP_BUFF, XdpAction } from '@bpf-dispatcher/xdp-call';
 import { checkEmit, epilogue, prologue } from '../emit-common.js';
 import { I40eError } from '../errors.js';
@@ -27,8 +43,12 @@ import { XSKQ, XskStackEntryStruct } from './xsk-queue.js';
 
 const C = (field: keyof typeof COUNTERS) => RING.counters + COUNTERS[field];
 
-/** Stack frame of the loop: the reader's counter, then the local ring indexes. */
-const F = Object.freeze({ reader: 0, rxCons: 8, rxProd: 16, fillProd: 24, txProd: 32, size: 40 });
+/**
+ * Stack frame of the loop: the reader's counter, the local ring indexes, and the free
+ * entries of the fill and tx rings as last seen (refreshed from the kernel's consumer
+ * index only when they run out: the loop reads the kernel's cache lines as rarely as it can).
+ */
+const F = Object.freeze({ reader: 0, rxCons: 8, rxProd: 16, fillProd: 24, txProd: 32, fillFree: 40, txFree: 48, size: 56 });
 
 /** Options of {@link emitXskPoll}. */
 export interface XskPollOptions {
@@ -37,25 +57,61 @@ export interface XskPollOptions {
 }
 
 /**
- * Give the frame whose UMEM offset is in `offset` back to the fill ring (at the loop's
- * local producer index), unless the fill ring is full — counted as `fillFull`, which the
- * frame accounting rules out. Clobbers rax, rcx, rdx, `offset`.
+ * Reserve an entry of a ring this loop produces (fill or tx): when the cached free count at
+ * `[rsp + free]` is 0, refresh it from the kernel's consumer index (`size - (prod - cons)`)
+ * and jump to `full` if the ring really is full; otherwise leave the entry's address in rax
+ * (`descs + (prod & mask) * entrySize`) — the caller writes it and calls {@link commitEntry}.
+ * Clobbers rax, rcx, rdx.
+ */
+function reserveEntry(
+  buf: CodeBuffer,
+  ring: { consumer: number; descs: number; mask: number },
+  slots: { prod: number; free: number },
+  entryShift: number,
+  full: Label,
+): void {
+  const have = buf.newLabel();
+  alu(buf, 'cmp', dword('rsp', slots.free), 0);
+  jcc(buf, 'ne', have, 'short');
+  mov(buf, 'rcx', qword('rbx', ring.consumer));
+  mov(buf, 'eax', dword('rsp', slots.prod));
+  alu(buf, 'sub', 'eax', dword('rcx', 0));
+  mov(buf, 'edx', dword('rbx', ring.mask));
+  inc(buf, 'edx');
+  alu(buf, 'sub', 'edx', 'eax');
+  mov(buf, dword('rsp', slots.free), 'edx');
+  test(buf, 'edx', 'edx');
+  jcc(buf, 'e', full);
+  buf.bind(have);
+  mov(buf, 'eax', dword('rsp', slots.prod));
+  alu(buf, 'and', 'eax', dword('rbx', ring.mask));
+  shift(buf, 'shl', 'rax', entryShift);
+  alu(buf, 'add', 'rax', qword('rbx', ring.descs));
+}
+
+/** The entry {@link reserveEntry} gave was written: advance the local producer index, one fewer free. */
+function commitEntry(buf: CodeBuffer, slots: { prod: number; free: number }): void {
+  inc(buf, dword('rsp', slots.prod));
+  dec(buf, dword('rsp', slots.free));
+}
+
+const FILL = { consumer: XSKQ.fillConsumer, descs: XSKQ.fillDescs, mask: XSKQ.fillMask } as const;
+const FILL_SLOTS = { prod: F.fillProd, free: F.fillFree } as const;
+const TX = { consumer: XSKQ.txConsumer, descs: XSKQ.txDescs, mask: XSKQ.txMask } as const;
+const TX_SLOTS = { prod: F.txProd, free: F.txFree } as const;
+
+/**
+ * Give the frame whose UMEM offset is in `offset` back to the fill ring, unless the fill
+ * ring is full — counted as `fillFull` (the fill ring is twice the frames, which rules it
+ * out). Clobbers rax, rcx, rdx, `offset`.
  */
 function emitFillPush(buf: CodeBuffer, offset: Gp64): void {
   const full = buf.newLabel();
   const done = buf.newLabel();
   alu(buf, 'and', offset, qword('rbx', XSKQ.frameMask));
-  mov(buf, 'eax', dword('rsp', F.fillProd));
-  mov(buf, 'rcx', qword('rbx', XSKQ.fillConsumer));
-  mov(buf, 'edx', 'eax');
-  alu(buf, 'sub', 'edx', dword('rcx', 0));
-  alu(buf, 'cmp', 'edx', dword('rbx', XSKQ.fillMask));
-  jcc(buf, 'a', full, 'short');
-  alu(buf, 'and', 'eax', dword('rbx', XSKQ.fillMask));
-  shift(buf, 'shl', 'rax', 3);
-  alu(buf, 'add', 'rax', qword('rbx', XSKQ.fillDescs));
+  reserveEntry(buf, FILL, FILL_SLOTS, 3, full);
   mov(buf, qword('rax', 0), offset);
-  inc(buf, dword('rsp', F.fillProd));
+  commitEntry(buf, FILL_SLOTS);
   jmp(buf, done, 'short');
   buf.bind(full);
   inc(buf, qword('rbx', XSKQ.fillFull));
@@ -137,13 +193,16 @@ export function emitXskPoll(buf: CodeBuffer, trampolineEntry: bigint, options: X
     mov(buf, 'eax', dword('rax', 0));
     mov(buf, qword('rsp', slot), 'rax');
   }
+  mov(buf, qword('rsp', F.fillFree), 0);
+  mov(buf, qword('rsp', F.txFree), 0);
 
   // reap the completion ring: each frame the kernel has sent goes back to the fill ring
   mov(buf, 'r8', qword('rbx', XSKQ.compConsumer));
   mov(buf, 'r9', qword('rbx', XSKQ.compProducer));
   mov(buf, 'r10d', dword('r8', 0));
+  mov(buf, 'r11d', dword('r9', 0));
   buf.bind(reap);
-  alu(buf, 'cmp', 'r10d', dword('r9', 0));
+  alu(buf, 'cmp', 'r10d', 'r11d');
   jcc(buf, 'e', reaped);
   mov(buf, 'esi', 'r10d');
   alu(buf, 'and', 'esi', dword('rbx', XSKQ.compMask));
@@ -155,7 +214,11 @@ export function emitXskPoll(buf: CodeBuffer, trampolineEntry: bigint, options: X
   inc(buf, 'r10d');
   jmp(buf, reap);
   buf.bind(reaped);
+  const noCompletions = buf.newLabel();
+  alu(buf, 'cmp', dword('r8', 0), 'r10d');
+  jcc(buf, 'e', noCompletions, 'short');
   mov(buf, dword('r8', 0), 'r10d');
+  buf.bind(noCompletions);
 
   buf.align(16);
   buf.bind(loop);
@@ -250,15 +313,7 @@ export function emitXskPoll(buf: CodeBuffer, trampolineEntry: bigint, options: X
 
   // TX: onto the tx ring, unless it is full; the frame stays with the kernel until completed
   buf.bind(tx);
-  mov(buf, 'eax', dword('rsp', F.txProd));
-  mov(buf, 'rcx', qword('rbx', XSKQ.txConsumer));
-  mov(buf, 'edx', 'eax');
-  alu(buf, 'sub', 'edx', dword('rcx', 0));
-  alu(buf, 'cmp', 'edx', dword('rbx', XSKQ.txMask));
-  jcc(buf, 'a', txFull);
-  alu(buf, 'and', 'eax', dword('rbx', XSKQ.txMask));
-  shift(buf, 'shl', 'rax', 4);
-  alu(buf, 'add', 'rax', qword('rbx', XSKQ.txDescs));
+  reserveEntry(buf, TX, TX_SLOTS, 4, txFull);
   mov(buf, 'rcx', qword('r12', XDP_BUFF.data));
   mov(buf, 'rdx', qword('r12', XDP_BUFF.dataEnd));
   alu(buf, 'sub', 'rdx', 'rcx');
@@ -266,7 +321,7 @@ export function emitXskPoll(buf: CodeBuffer, trampolineEntry: bigint, options: X
   mov(buf, qword('rax', XDP_DESC.addr), 'rcx');
   mov(buf, dword('rax', XDP_DESC.len), 'edx');
   mov(buf, dword('rax', XDP_DESC.options), 0);
-  inc(buf, dword('rsp', F.txProd));
+  commitEntry(buf, TX_SLOTS);
   inc(buf, qword('rbx', C('txPackets')));
   jmp(buf, next);
   buf.bind(txFull);
@@ -280,9 +335,14 @@ export function emitXskPoll(buf: CodeBuffer, trampolineEntry: bigint, options: X
     [XSKQ.fillProducer, F.fillProd],
     [XSKQ.txProducer, F.txProd],
   ] as const) {
+    // only when it moved: an idle poll writes nothing the kernel's CPU would have to fetch back
+    const same = buf.newLabel();
     mov(buf, 'rax', qword('rbx', ring));
     mov(buf, 'ecx', dword('rsp', slot));
+    alu(buf, 'cmp', dword('rax', 0), 'ecx');
+    jcc(buf, 'e', same, 'short');
     mov(buf, dword('rax', 0), 'ecx');
+    buf.bind(same);
   }
   mov(buf, 'rax', qword('rsp', F.reader));
   test(buf, 'rax', 'rax');

@@ -163,6 +163,9 @@ describe('openXsk: options are checked before anything is created', () => {
       { ...ok, ringSize: 65536 },
       { ...ok, ringSize: 1 },
       { ...ok, ringSize: 512, frames: 100 },
+      { ...ok, ringSize: 512, producerRingSize: 256 },
+      { ...ok, producerRingSize: 3000 },
+      { ...ok, producerRingSize: 131072 },
       { ...ok, frames: 1 << 20, frameSize: 4096 },
       { ...ok, mode: 'fast' },
       { ...ok, needWakeup: 'yes' },
@@ -236,7 +239,11 @@ describe('AF_XDP on a veth pair in a private network namespace', () => {
       // native code can address the UMEM with 32-bit displacements
       expect(xsk.umem.address + BigInt(xsk.umem.size)).toBeLessThanOrEqual(1n << 31n);
       expect(xsk.umem.address % 4096n).toBe(0n);
-      for (const ring of Object.values(xsk.rings)) expect([ring.size, ring.mask, ring.descs > ring.producer]).toEqual([2048, 2047, true]);
+      // rx and completion: ringSize; fill and tx (the rings the application produces): twice that
+    for (const [kind, ring] of Object.entries(xsk.rings)) {
+      const size = kind === 'fill' || kind === 'tx' ? 4096 : 2048;
+      expect([kind, ring.size, ring.mask, ring.descs > ring.producer]).toEqual([kind, size, size - 1, true]);
+    }
       // the fill ring starts full
       const fill = new XskRingView(xsk.rings.fill);
       expect([fill.producer(), fill.consumer(), fill.address(0), fill.address(2047)]).toEqual([2048, 0, 0n, 2047n * 2048n]);
