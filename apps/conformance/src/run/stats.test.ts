@@ -108,7 +108,7 @@ describe('run statistics', () => {
         '  queue 3                            13  5 pkt/s on average',
         '  kernel drops                        0  rx_dropped 0, rx_ring_full 0, rx_invalid_descs 0, tx_invalid_descs 0',
         '  transmitted                        10  10 completed, 0 refused by a full tx ring',
-        '  to the stack                       20  0 more found the stack queue full (it is emptied every interval)',
+        '  to the stack                       20  0 more found the stack queue full (it is released after every run)',
       ].join('\n'),
     );
     const bySeconds = formatTotals(runTotals(sample(0, 0, 0, 0), sample(1000, 0, 0, 0)), {

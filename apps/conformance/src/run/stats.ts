@@ -247,7 +247,7 @@ export function formatTotals(t: RunTotals, context: TotalsContext): string {
   lines.push(totalRow('kernel drops', t.kernelDrops, kernelNote(t.kernel)));
   lines.push(totalRow('transmitted', t.txPackets, `${count(t.completions)} completed, ${count(t.txDropped)} refused by a full tx ring`));
   lines.push(
-    totalRow('to the stack', t.stackEnqueued, `${count(t.stackDropped)} more found the stack queue full (it is emptied every interval)`),
+    totalRow('to the stack', t.stackEnqueued, `${count(t.stackDropped)} more found the stack queue full (it is released after every run)`),
   );
   return lines.join('\n');
 }
