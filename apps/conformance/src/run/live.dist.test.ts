@@ -193,6 +193,38 @@ describe('bpf-dispatcher run --dev on a veth pair (the built CLI, in a network n
     expect(xdpAttached(env, env.rx.name)).toBe(false);
   });
 
+  it('killed with SIGKILL while attached: the kernel detaches the program when the process dies, and the queue binds again', async (ctx) => {
+    ns = createTestNetns();
+    const env = ns;
+    cli = startCli(env, ['--dev', env.rx.name, '--prog', MIXED_OBJECT, '--interval', '0.2']);
+    const first = cli;
+    await waitFor(first, () => first.out().includes('attached'));
+    if (first.exited && first.err().includes('AF_XDP refused: socket(AF_XDP)')) {
+      console.warn(`run --dev tests skipped: ${first.err().trim()}`);
+      ctx.skip();
+    }
+    expect(first.err()).toBe('');
+    expect(xdpAttached(env, env.rx.name)).toBe(true);
+    // no cleanup code runs: only the kernel closing the process's fds (the link, the sockets) can detach
+    first.child.kill('SIGKILL');
+    expect(await first.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(first.out()).not.toMatch(/^Totals/m);
+    // the last fd's release may finish after the exit is reported: poll, bounded by a count
+    let detached = false;
+    for (let i = 0; i < 200 && !detached; i++) {
+      detached = !xdpAttached(env, env.rx.name);
+      if (!detached) await sleep(50);
+    }
+    expect(detached).toBe(true);
+    // the queue is free again: a second run binds it and attaches
+    cli = startCli(env, ['--dev', env.rx.name, '--prog', MIXED_OBJECT, '--seconds', '0.3', '--interval', '0.1']);
+    const second = cli;
+    expect(await second.exit).toEqual({ code: 0, signal: null });
+    expect(second.err()).toBe('');
+    expect(second.out()).toMatch(/^attached xdp_mixed \(section xdp\) to xsk0 /);
+    expect(xdpAttached(env, env.rx.name)).toBe(false);
+  });
+
   it('stops by itself at --seconds, and says why an interface or AF_XDP is refused', async (ctx) => {
     ns = createTestNetns();
     const env = ns;
