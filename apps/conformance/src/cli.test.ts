@@ -64,6 +64,14 @@ describe('CLI', () => {
     }
   });
 
+  it('documents bench --check (exit code 1 on a missed target) and the outputs in --help', async () => {
+    capture();
+    expect(await main(['bench', '--help'])).toBe(0);
+    const help = out.join('');
+    expect(help).toMatch(/--check\s+exit with code 1 when a target is missed/);
+    for (const option of ['--quick', '--json <file>', '--markdown <file>', '--svg <file>']) expect(help).toContain(option);
+  });
+
   it('rejects bad arguments with a usage error and a non-zero code', async () => {
     const err: string[] = [];
     vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {

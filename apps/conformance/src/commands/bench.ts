@@ -10,9 +10,23 @@ import {
   packetCaseName,
 } from '../bench/packet-cases.js';
 import { pinToCpu } from '../bench/pin.js';
-import { kernelRxqInfoCase } from '../bench/kernel-case.js';
+import { type KernelCase, kernelRxqInfoCase } from '../bench/kernel-case.js';
 import { measureLoadTimes } from '../bench/load-times.js';
-import { type CaseResult, type EbpfReport, evaluateTargets, formatMarkdown, formatSvg, formatText, summarise, withBaseline } from '../bench/report.js';
+import { benchJson } from '../bench/bench-json.js';
+import { renderChart } from '../bench/chart.js';
+import {
+  type BenchReport,
+  type CaseGroup,
+  type CaseResult,
+  checkExitCode,
+  evaluateTargets,
+  formatMarkdown,
+  formatText,
+  missedTargets,
+  summarise,
+  type TargetResult,
+  withBaseline,
+} from '../bench/report.js';
 import { humanLog, usesStdout, writeOutput } from '../output.js';
 import { formatDuration, progressLine } from '../progress.js';
 
@@ -21,21 +35,45 @@ export interface BenchOptions {
   readonly json?: string;
   readonly markdown?: string;
   readonly svg?: string;
+  /** Exit with code 1 when a target is missed (and say which). */
+  readonly check?: boolean;
+  /** The CLI's version, for the JSON's `tool` (the CLI passes what `--version` prints). */
+  readonly toolVersion?: string;
 }
 
-type Runnable = Pick<PacketCase, 'name' | 'entries' | 'run'>;
+/** What is measured: a case runs `n` packets (calls, kernel runs) and returns the wall nanoseconds. */
+interface Runnable {
+  readonly name: string;
+  readonly entries: number | null;
+  run(n: number): number;
+  /** Kernel cases: the kernel's own duration (ns per repeat) of the last run. */
+  lastKernelNs?(): number;
+}
+
+interface Timings {
+  /** Wall nanoseconds of every run, by case. */
+  readonly wall: Map<string, number[]>;
+  /** Kernel cases: the kernel's own duration of every run, by case. */
+  readonly kernel: Map<string, number[]>;
+}
 
 /** Run cases interleaved (round by round), so slow drifts of a shared machine hit all alike. */
-function measure(cases: readonly Runnable[], runs: number, perRun: number, progress: (done: number) => void): Map<string, number[]> {
-  const times = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+function measure(cases: readonly Runnable[], runs: number, perRun: number, progress: (done: number) => void): Timings {
+  const wall = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  const kernel = new Map<string, number[]>();
   let done = 0;
   for (let round = 0; round < runs; round++) {
     for (const c of cases) {
-      times.get(c.name)?.push(c.run(perRun));
+      wall.get(c.name)?.push(c.run(perRun));
+      if (c.lastKernelNs !== undefined) {
+        const durations = kernel.get(c.name) ?? [];
+        durations.push(c.lastKernelNs());
+        kernel.set(c.name, durations);
+      }
       progress(++done);
     }
   }
-  return times;
+  return { wall, kernel };
 }
 
 /** A progress bar with an ETA on a terminal's stderr (nothing otherwise, or with an output on stdout). */
@@ -52,12 +90,66 @@ function progressBar(total: number, enabled: boolean): (done: number) => void {
   };
 }
 
-/** The cover letter's performance table, measured natively. Returns the exit code. */
+/**
+ * The running kernel's cases (group `kernel`) and how to release them, or why they cannot
+ * run here (no bpf()). Today: `kernel-test-run`, the same as `kernel-dispatcher-1`. The
+ * report takes `kernel-dispatcher-N` (N entries in the kernel's dispatcher) and
+ * `kernel-full` (the dispatcher full: the retpoline fallback) too: return them here, in
+ * the order to run (`kernelDispatcherCases` of kernel-dispatcher.ts has this shape).
+ */
+function kernelCases(): { readonly cases: readonly KernelCase[]; dispose(): void } | { readonly skipped: string } {
+  const one = kernelRxqInfoCase();
+  return 'skipped' in one ? one : { cases: [one], dispose: () => one.dispose() };
+}
+
+/** Dispatcher entries of a kernel case, from its name (`kernel-test-run` has 1; `kernel-full`: null, as the table's `full` row). */
+function kernelEntries(name: string): number | null {
+  if (name === 'kernel-test-run') return 1;
+  const m = /^kernel-dispatcher-(\d+)$/.exec(name);
+  return m === null ? null : Number(m[1]);
+}
+
+/**
+ * The profile-guided dispatch cases (group `profile`), with their instructions per packet:
+ * `profile-hot-16`, `zipf-kernel-16`, `zipf-profile-16`, `uniform-kernel-16`,
+ * `uniform-profile-16`. None yet: the report, the targets and the chart show whichever are
+ * returned here.
+ */
+async function profileCases(): Promise<{ readonly cases: readonly PacketCase[]; readonly instructions: ReadonlyMap<string, number> }> {
+  return { cases: [], instructions: new Map() };
+}
+
+/** What a run sets up; released at the end, also when a step fails. */
+interface Held {
+  readonly packetCases: PacketCase[];
+  readonly mixedCases: PacketCase[];
+  readonly callCases: CallCase[];
+  profileCases: readonly PacketCase[];
+  kernel?: { dispose(): void };
+}
+
+async function release(held: Held): Promise<void> {
+  for (const c of [...held.packetCases, ...held.mixedCases, ...held.callCases, ...held.profileCases]) await c.dispose();
+  held.kernel?.dispose();
+}
+
+/** The cover letter's performance table, measured natively, with the kernel's beside it. Returns the exit code. */
 export async function bench(options: BenchOptions): Promise<number> {
   if (!nativeSupported()) {
     console.error(`bench: the native arena is needed (x86-64 Linux); this is ${process.platform}/${process.arch}`);
     return 2;
   }
+  const held: Held = { packetCases: [], mixedCases: [], callCases: [], profileCases: [] };
+  try {
+    const report = await measureAll(options, held);
+    return options.check === true ? checkReport(report.targets, humanLog(options)) : 0;
+  } finally {
+    await release(held);
+  }
+}
+
+/** Set up every case (into `held`), measure them interleaved, verify the counters, and write the outputs. */
+async function measureAll(options: BenchOptions, held: Held): Promise<BenchReport> {
   const quick = options.quick === true;
   const runs = quick ? 7 : 15;
   const packets = quick ? 10_000_000 : 40_000_000;
@@ -74,78 +166,91 @@ export async function bench(options: BenchOptions): Promise<number> {
   for (let n = 1; n <= 16; n++) specs.push({ kind: 'dispatcher', entries: n });
   specs.push({ kind: 'full' });
   specs.push({ kind: 'x86-rxq-info' });
-  const packetCases: PacketCase[] = [];
+  const { packetCases, mixedCases, callCases } = held;
   const instructions = new Map<string, number>();
   for (const spec of specs) {
     packetCases.push(await packetCase(spec));
     instructions.set(packetCaseName(spec), await instructionsPerPacket(spec));
   }
-  const mixedCases: PacketCase[] = [await mixedCase(false), await mixedCase(true)];
-  const callCases: CallCase[] = [await callCase('direct'), await callCase('indirect'), await callCase('retpoline')];
+  mixedCases.push(await mixedCase(false), await mixedCase(true));
+  callCases.push(await callCase('direct'), await callCase('indirect'), await callCase('retpoline'));
   for (let n = 1; n <= 16; n++) callCases.push(await callCase({ dispatcher: n }));
   callCases.push(await callCase('full'));
-  const kernel = kernelRxqInfoCase();
-  if ('skipped' in kernel) log(`kernel-test-run skipped: ${kernel.skipped}`);
-  const kernelCases = 'skipped' in kernel ? [] : [{ name: kernel.name, entries: null, run: (n: number) => kernel.run(n) }];
+  const kernel = kernelCases();
+  if ('skipped' in kernel) log(`kernel cases skipped: ${kernel.skipped}`);
+  else held.kernel = kernel;
+  const kernelRunnables: Runnable[] =
+    'skipped' in kernel
+      ? []
+      : kernel.cases.map((k) => ({
+          name: k.name,
+          entries: kernelEntries(k.name),
+          run: (n: number) => k.run(n),
+          lastKernelNs: () => k.lastKernelNs(),
+        }));
+  const profile = await profileCases();
+  held.profileCases = profile.cases;
+  for (const [name, count] of profile.instructions) instructions.set(name, count);
   log('measuring load times…');
   const loads = await measureLoadTimes(quick ? 5 : 20);
 
-  const total = runs * (packetCases.length + mixedCases.length + callCases.length + kernelCases.length);
+  const groups: readonly (readonly Runnable[])[] = [packetCases, mixedCases, callCases, kernelRunnables, profile.cases];
+  const total = runs * groups.reduce((sum, g) => sum + g.length, 0);
   const tick = progressBar(total, !usesStdout(options));
   let done = 0;
-  const step = (base: number) => (d: number) => tick(base + d);
-  const packetTimes = measure(packetCases, runs, packets, step(done));
-  done += runs * packetCases.length;
-  const mixedTimes = measure(mixedCases, runs, packets, step(done));
-  done += runs * mixedCases.length;
-  const callTimes = measure(callCases, runs, calls, step(done));
-  done += runs * callCases.length;
-  const kernelTimes = measure(kernelCases, runs, packets, step(done));
+  const measureGroup = (cases: readonly Runnable[], perRun: number) => {
+    const base = done;
+    done += runs * cases.length;
+    return measure(cases, runs, perRun, (d) => tick(base + d));
+  };
+  const packetTimes = measureGroup(packetCases, packets);
+  const mixedTimes = measureGroup(mixedCases, packets);
+  const callTimes = measureGroup(callCases, calls);
+  const kernelTimes = measureGroup(kernelRunnables, packets);
+  const profileTimes = measureGroup(profile.cases, packets);
 
   // every packet must have been handled as it should: exact counters
-  for (const c of [...packetCases, ...mixedCases]) c.verify(BigInt(runs * packets));
-  if (!('skipped' in kernel)) kernel.verify(BigInt(runs * packets));
+  for (const c of [...packetCases, ...mixedCases, ...profile.cases]) c.verify(BigInt(runs * packets));
+  if (!('skipped' in kernel)) for (const k of kernel.cases) k.verify(BigInt(runs * packets));
 
-  const results = (
-    cases: readonly Runnable[],
-    times: Map<string, number[]>,
-    group: CaseResult['group'],
-    perRun: number,
-    baseline: string,
-  ) =>
+  const results = (cases: readonly Runnable[], times: Timings, group: CaseGroup, perRun: number, baseline: string): CaseResult[] =>
     withBaseline(
-      cases.map((c) => summarise(c.name, group, c.entries, perRun, times.get(c.name) ?? [])),
+      cases.map((c) => {
+        const r = summarise(c.name, group, c.entries, perRun, times.wall.get(c.name) ?? [], times.kernel.get(c.name));
+        return instructions.has(c.name) ? { ...r, instructions_per_packet: instructions.get(c.name) ?? null } : r;
+      }),
       baseline,
     );
-  const packetResults = results(packetCases, packetTimes, 'packets', packets, 'baseline').map((r) => ({
-    ...r,
-    instructions_per_packet: instructions.get(r.case) ?? null,
-  }));
-  const mixedResults = results(mixedCases, mixedTimes, 'mixed', packets, 'mixed-baseline');
-  const callResults = results(callCases, callTimes, 'calls', calls, 'call-retpoline');
-  const kernelResults = results(kernelCases, kernelTimes, 'kernel', packets, '');
-  const ebpf: EbpfReport = {
+  const packetResults = results(packetCases, packetTimes, 'packets', packets, 'baseline');
+  const profileResults = results(profile.cases, profileTimes, 'profile', packets, '');
+  const report: BenchReport = {
+    packets: packetResults,
+    mixed: results(mixedCases, mixedTimes, 'mixed', packets, 'mixed-baseline'),
+    calls: results(callCases, callTimes, 'calls', calls, 'call-retpoline'),
+    kernel: 'skipped' in kernel ? { skipped: kernel.skipped } : { cases: results(kernelRunnables, kernelTimes, 'kernel', packets, '') },
+    profile: profileResults,
     loads,
-    kernel: 'skipped' in kernel ? { skipped: kernel.skipped } : { ...(kernelResults[0] as CaseResult), kernel_reported_ns: kernel.lastKernelNs() },
+    targets: evaluateTargets(packetResults, profileResults),
   };
-  const targets = evaluateTargets(packetResults);
 
   log('');
-  log(formatText(packetResults, mixedResults, callResults, targets, ebpf));
+  log(formatText(report));
+  const date = new Date().toISOString();
   const machineText = `${info.cpu} (${info.cores} cores), Linux, Node ${info.node}`;
-  const doc = {
-    date: new Date().toISOString(),
-    quick,
-    pinnedCpu: cpu,
-    machine: info,
-    cases: [...packetResults, ...mixedResults, ...callResults, ...kernelResults].map((r) => ({ ...r, machine: machineText })),
-    targets,
-    ebpf,
-  };
-  writeOutput(options.json, `${JSON.stringify(doc, null, 2)}\n`);
-  writeOutput(options.markdown, formatMarkdown(packetResults, mixedResults, callResults, targets, machineText, ebpf));
-  writeOutput(options.svg, formatSvg(packetResults));
-  for (const c of [...packetCases, ...mixedCases, ...callCases]) await c.dispose();
-  if (!('skipped' in kernel)) kernel.dispose();
-  return 0;
+  const json = benchJson(report, { toolVersion: options.toolVersion ?? '0.0.0', date, quick, pinnedCpu: cpu, machine: info, machineText });
+  writeOutput(options.json, `${JSON.stringify(json, null, 2)}\n`);
+  writeOutput(options.markdown, formatMarkdown(report, machineText));
+  if (options.svg !== undefined) writeOutput(options.svg, await renderChart(report, { machine: machineText, date, quick }));
+  return report;
+}
+
+/** `--check`: say which targets were missed (stderr) and return 1, or say that every one was met and return 0. */
+function checkReport(targets: readonly TargetResult[], log: (text: string) => void): number {
+  const missed = missedTargets(targets);
+  if (missed.length === 0) log(`bench --check: all ${targets.length} targets met`);
+  else {
+    console.error(`bench --check: ${missed.length} of ${targets.length} targets missed:`);
+    for (const t of missed) console.error(`  ${t.name}: ${t.value} (goal ${t.target})`);
+  }
+  return checkExitCode(targets);
 }
