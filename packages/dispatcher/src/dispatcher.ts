@@ -2,6 +2,15 @@ import { createRequire } from 'node:module';
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
 import { type Address, BpfDispatcherError, isAddress, toAddress } from '@bpf-dispatcher/x86';
 import { type Fallback, HALF_SIZE, maxProgsForHalf } from './emit-dispatcher.js';
+import {
+  type DispatcherLayout,
+  type ProfilePlan,
+  type ProfileReason,
+  type ProfileWeights,
+  expectedInstructions,
+  generateProfileImage,
+  profileWeights,
+} from './emit-profile.js';
 import { DispatcherError, type DispatcherErrorCode } from './errors.js';
 import { DispatcherImage } from './image.js';
 import { Mutex } from './mutex.js';
@@ -20,6 +29,34 @@ export interface DispatcherOptions {
   readonly imageAddress?: Address;
   /** Give up waiting for a grace period after this many ms (default 5000). */
   readonly syncTimeoutMs?: number;
+  /**
+   * How the image is laid out: `kernel` (default) — the kernel's binary search over the
+   * addresses, byte for byte — or `profile`: ordered by the call frequencies given with
+   * {@link Dispatcher.setWeights}, so that the programs carrying most calls are reached
+   * first (the kernel's image while no weights tell the programs apart). `profile` goes
+   * beyond the kernel.
+   */
+  readonly layout?: DispatcherLayout;
+}
+
+/** What one {@link Dispatcher.setWeights} did. */
+export interface WeightsOutcome {
+  /** A new image was generated and installed (false: the image the weights call for is the live one, byte for byte, or nothing is live). */
+  readonly regenerated: boolean;
+  /** The live image's layout afterwards, or null when the trampoline holds the nop. */
+  readonly layout: DispatcherLayout | null;
+  /** Why it has that layout (see ProfileReason), or null when nothing is live. */
+  readonly reason: ProfileReason | null;
+  /**
+   * Instructions per call in the image, averaged by the new weights: with the image that
+   * was live before, with the one live after, and with the kernel's layout. Null when
+   * nothing is live.
+   */
+  readonly expectedInstructions: { readonly before: number; readonly after: number; readonly kernel: number } | null;
+  /** The live half afterwards (0 or 2048), or null. */
+  readonly liveOffset: number | null;
+  /** The update had to wait for a grace period before rewriting a half. */
+  readonly waitedForGrace: boolean;
 }
 
 /** What one {@link Dispatcher.changeProg} did. */
@@ -60,13 +97,32 @@ function progAddress(value: Address | null, what: string): bigint | null {
  */
 const STEPS = {
   allocate: { code: 'ENOMEM', says: (m: string) => `changeProg: cannot allocate the dispatcher image (${m}); nothing changed` },
-  generate: { code: 'EINVAL', says: (m: string) => `changeProg: cannot generate the image (${m}); the live image is unchanged` },
-  grace: { code: 'SYNC_TIMEOUT', says: (m: string, half: string) => `changeProg: a reader may still execute the image half at +${half} (${m}); the live image is unchanged` },
-  write: { code: 'POKE_FAILED', says: (m: string) => `changeProg: cannot write the image (${m}); the live image is unchanged` },
-  poke: { code: 'POKE_FAILED', says: (m: string, cause: string) => `changeProg: poking the trampoline failed (${cause}: ${m}); the live image is unchanged` },
+  generate: {
+    code: 'EINVAL',
+    says: (m: string, _d: string, op: string) => `${op}: cannot generate the image (${m}); the live image is unchanged`,
+  },
+  grace: {
+    code: 'SYNC_TIMEOUT',
+    says: (m: string, half: string, op: string) =>
+      `${op}: a reader may still execute the image half at +${half} (${m}); the live image is unchanged`,
+  },
+  write: {
+    code: 'POKE_FAILED',
+    says: (m: string, _d: string, op: string) => `${op}: cannot write the image (${m}); the live image is unchanged`,
+  },
+  poke: {
+    code: 'POKE_FAILED',
+    says: (m: string, cause: string, op: string) => `${op}: poking the trampoline failed (${cause}: ${m}); the live image is unchanged`,
+  },
   reset: { code: 'POKE_FAILED', says: (m: string) => `dispose: cannot reset the trampoline (${m}); nothing changed` },
-  'dispose-grace': { code: 'SYNC_TIMEOUT', says: (m: string, outcome: string) => `dispose: a reader may still execute the image (${m}); ${outcome}` },
-} as const satisfies Record<string, { code: DispatcherErrorCode; says: (message: string, detail: string) => string }>;
+  'dispose-grace': {
+    code: 'SYNC_TIMEOUT',
+    says: (m: string, outcome: string) => `dispose: a reader may still execute the image (${m}); ${outcome}`,
+  },
+} as const satisfies Record<string, { code: DispatcherErrorCode; says: (message: string, detail: string, op: string) => string }>;
+
+/** The operations that update the image (named in their errors). */
+type UpdateOp = 'changeProg' | 'setWeights';
 
 /**
  * The one place where arena and generator failures become a typed {@link DispatcherError}.
@@ -74,12 +130,12 @@ const STEPS = {
  * IMAGE_TOO_LARGE) pass through unchanged; an allocation refused as EINVAL (a bad
  * `imageAddress`) stays EINVAL.
  */
-function failure(step: keyof typeof STEPS, error: unknown, detail = ''): DispatcherError {
+function failure(step: keyof typeof STEPS, error: unknown, detail = '', op: UpdateOp = 'changeProg'): DispatcherError {
   if (error instanceof DispatcherError) return error;
   const { code, says } = STEPS[step];
   const typed = step === 'allocate' && BpfDispatcherError.hasCode(error, 'EINVAL') ? 'EINVAL' : code;
   const cause = step === 'poke' ? (BpfDispatcherError.isInstance(error) ? error.code : 'unknown') : detail;
-  return new DispatcherError(typed, says(messageOf(error), cause), { cause: error });
+  return new DispatcherError(typed, says(messageOf(error), cause, op), { cause: error });
 }
 
 /** iced-x86 is loaded on the first {@link Dispatcher.disassemble}, never by importing this package. */
@@ -134,6 +190,15 @@ export class Dispatcher {
   private counters = { updates: 0, failures: 0, graceWaits: 0 };
   private isDisposed = false;
   private readonly imageAddress: Address | undefined;
+  /**
+   * How the image is laid out (see {@link DispatcherOptions.layout}). `profile` goes beyond
+   * the kernel: {@link setWeights} orders the image by call frequencies.
+   */
+  readonly layout: DispatcherLayout;
+  /** Profile layout: the weights of slotted programs (set by setWeights; others count 0). */
+  #weights = new Map<bigint, number>();
+  /** Profile layout: the plan of the live image (null while nothing is live). */
+  #livePlan: ProfilePlan | null = null;
 
   /**
    * Allocates nothing (the image page comes with the first update).
@@ -170,6 +235,10 @@ export class Dispatcher {
     const timeout = opts.syncTimeoutMs ?? 5000;
     if (!(typeof timeout === 'number' && timeout >= 0)) throw new DispatcherError('EINVAL', `Dispatcher: syncTimeoutMs must be >= 0, got ${String(timeout)}`);
     this.syncTimeoutMs = timeout;
+    const layout = opts.layout ?? 'kernel';
+    if (layout !== 'kernel' && layout !== 'profile')
+      throw new DispatcherError('EINVAL', `Dispatcher: layout must be 'kernel' or 'profile', got ${describe(layout)}`);
+    this.layout = layout;
   }
 
   private check(): void {
@@ -236,33 +305,38 @@ export class Dispatcher {
    * Returns the half's offset and size (null when no program is slotted: the trampoline
    * goes back to the nop) and whether it waited.
    */
-  private async prepare(): Promise<{ offset: number | null; size: number; waited: boolean }> {
+  private async prepare(
+    weights: ReadonlyMap<bigint, number>,
+    op: UpdateOp,
+  ): Promise<{ offset: number | null; size: number; waited: boolean; plan: ProfilePlan | null }> {
     const progs = this.slots.progs();
-    if (progs.length === 0) return { offset: null, size: 0, waited: false };
+    if (progs.length === 0) return { offset: null, size: 0, waited: false, plan: null };
     const offset = this.image.nextOffset();
     let waited = false;
     if (this.image.isRetired(offset)) {
       try {
         await this.arena.synchronize({ timeoutMs: this.syncTimeoutMs });
       } catch (error) {
-        throw failure('grace', error, String(offset));
+        throw failure('grace', error, String(offset), op);
       }
       this.image.graceElapsed();
       this.counters.graceWaits++;
       waited = true;
     }
-    let staged: { address: bigint; bytes: Uint8Array };
+    let staged: { address: bigint; bytes: Uint8Array; plan?: ProfilePlan };
     try {
-      staged = this.image.stage(offset, progs, { jump: this.trampoline.fallbackJump });
+      const options = { jump: this.trampoline.fallbackJump };
+      staged =
+        this.layout === 'profile' ? this.image.stageProfile(offset, progs, weights, options) : this.image.stage(offset, progs, options);
     } catch (error) {
-      throw failure('generate', error);
+      throw failure('generate', error, '', op);
     }
     try {
       this.arena.write(staged.address, staged.bytes);
     } catch (error) {
-      throw failure('write', error);
+      throw failure('write', error, '', op);
     }
-    return { offset, size: staged.bytes.length, waited };
+    return { offset, size: staged.bytes.length, waited, plan: staged.plan ?? null };
   }
 
   /**
@@ -270,16 +344,17 @@ export class Dispatcher {
    * the live half (or the nop) to it (or the nop), flip. Returns whether it waited for a
    * grace period. Throws with nothing live changed.
    */
-  private async update(): Promise<boolean> {
-    const { offset, size, waited } = await this.prepare();
+  private async update(weights: ReadonlyMap<bigint, number>, op: UpdateOp): Promise<boolean> {
+    const { offset, size, waited, plan } = await this.prepare(weights, op);
     const region = this.image.region as Region;
     const next = offset === null ? null : region.address + BigInt(offset);
     try {
       this.arena.textPoke(this.trampoline.entry, 'jump', this.image.liveAddress, next);
     } catch (error) {
-      throw failure('poke', error);
+      throw failure('poke', error, '', op);
     }
     this.image.flip(offset, size);
+    this.#livePlan = plan;
     this.counters.updates++;
     return waited;
   }
@@ -325,13 +400,136 @@ export class Dispatcher {
       return { regenerated: false, placement: added.placement, removed, liveOffset: this.image.liveOffset, waitedForGrace: false };
     }
     try {
-      const waitedForGrace = await this.update();
+      const waitedForGrace = await this.update(this.#weights, 'changeProg');
+      // a program that left its slot leaves its weight; a new one starts at 0
+      if (this.#weights.size > 0) this.#weights = this.slottedWeights(this.#weights);
       return { regenerated: true, placement: added.placement, removed, liveOffset: this.image.liveOffset, waitedForGrace };
     } catch (error) {
       this.slots.restore(saved);
       this.counters.failures++;
       throw error;
     }
+  }
+
+  /**
+   * Set the call frequencies the `profile` layout orders the image by, and regenerate the
+   * image for them — through the same path as {@link changeProg}: serialised with it, the
+   * inactive half prepared (after a grace period if it was live since the last one), the
+   * trampoline poked, the halves flipped. No update is made when the image the weights
+   * call for is byte-identical to the live one.
+   *
+   * `weights` are per program address (a Map or `[address, weight]` pairs): finite
+   * numbers >= 0, only their ratios matter (e.g. calls per program since the last
+   * measurement). Programs that are not slotted are ignored; slotted programs without a
+   * weight count 0 (as do programs slotted later, until the next setWeights). Weights that
+   * do not tell the programs apart (all equal, or all 0) give the kernel's image.
+   *
+   * Goes beyond the kernel (its `bpf_dispatcher_change_prog()` has no notion of traffic).
+   * @throws DispatcherError — the live image and the weights stay as they were: EINVAL for
+   *   bad weights or a dispatcher whose layout is `kernel`; SYNC_TIMEOUT if a reader still
+   *   executes the half to be rewritten; POKE_FAILED; DISPOSED.
+   */
+  setWeights(weights: ProfileWeights): Promise<WeightsOutcome> {
+    let given: Map<bigint, number>;
+    try {
+      this.check();
+      if (this.layout !== 'profile')
+        throw new DispatcherError('EINVAL', "setWeights: this dispatcher's layout is 'kernel' (create it with { layout: 'profile' })");
+      given = profileWeights(weights, 'setWeights');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.mutex.run(() => this.reweigh(given));
+  }
+
+  /** setWeights under the lock: the image for the new weights, installed unless it is the live one. */
+  private async reweigh(given: ReadonlyMap<bigint, number>): Promise<WeightsOutcome> {
+    this.check();
+    const weights = this.slottedWeights(given);
+    const liveAddress = this.image.liveAddress;
+    const live = this.#livePlan;
+    if (liveAddress === null || live === null) {
+      this.#weights = weights;
+      return {
+        regenerated: false,
+        layout: null,
+        reason: null,
+        expectedInstructions: null,
+        liveOffset: this.image.liveOffset,
+        waitedForGrace: false,
+      };
+    }
+    let wanted: { bytes: Uint8Array; plan: ProfilePlan };
+    try {
+      // generated for the live half's address, to compare byte for byte
+      wanted = generateProfileImage(liveAddress, this.slots.progs(), weights, { jump: this.trampoline.fallbackJump });
+    } catch (error) {
+      this.counters.failures++;
+      throw failure('generate', error, '', 'setWeights');
+    }
+    const before = expectedInstructions(live, weights);
+    const plan = wanted.plan;
+    const costs = { before, after: plan.expectedInstructions, kernel: plan.kernelInstructions };
+    if (sameBytes(wanted.bytes, this.arena.read(liveAddress, this.image.liveSize))) {
+      this.#weights = weights;
+      this.#livePlan = plan;
+      return {
+        regenerated: false,
+        layout: plan.layout,
+        reason: plan.reason,
+        expectedInstructions: { ...costs, after: before },
+        liveOffset: this.image.liveOffset,
+        waitedForGrace: false,
+      };
+    }
+    try {
+      const waitedForGrace = await this.update(weights, 'setWeights');
+      this.#weights = weights;
+      const now = this.#livePlan as ProfilePlan | null;
+      return {
+        regenerated: true,
+        layout: now?.layout ?? null,
+        reason: now?.reason ?? null,
+        expectedInstructions: now === null ? null : { ...costs, after: now.expectedInstructions },
+        liveOffset: this.image.liveOffset,
+        waitedForGrace,
+      };
+    } catch (error) {
+      this.counters.failures++;
+      throw error;
+    }
+  }
+
+  /** The weights of the slotted programs among `weights` (the others are ignored). */
+  private slottedWeights(weights: ReadonlyMap<bigint, number>): Map<bigint, number> {
+    const out = new Map<bigint, number>();
+    for (const prog of this.slots.progs()) {
+      const w = weights.get(prog);
+      if (w !== undefined) out.set(prog, w);
+    }
+    return out;
+  }
+
+  /**
+   * The weight of each slotted program, by address (0 for those without one): what the
+   * `profile` layout orders the image by. Empty for the `kernel` layout. Goes beyond the kernel.
+   * @throws DispatcherError DISPOSED.
+   */
+  weights(): Map<bigint, number> {
+    this.check();
+    if (this.layout !== 'profile') return new Map();
+    return new Map(this.slots.progs().map((p) => [p, this.#weights.get(p) ?? 0]));
+  }
+
+  /**
+   * The plan of the live image in the `profile` layout (its tree, layout, reason and
+   * expected instructions per call under the weights it was made for); null while nothing
+   * is live and always for the `kernel` layout. Goes beyond the kernel.
+   * @throws DispatcherError DISPOSED.
+   */
+  livePlan(): ProfilePlan | null {
+    this.check();
+    return this.image.liveAddress === null ? null : this.#livePlan;
   }
 
   /**
@@ -369,6 +567,7 @@ export class Dispatcher {
         this.image.graceElapsed();
       }
       this.image.free(this.arena);
+      this.#livePlan = null;
       this.isDisposed = true;
     });
   }
@@ -385,6 +584,12 @@ export class Dispatcher {
     this.image.restore(live, liveSize);
     return 'the live image was re-installed and nothing changed';
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function messageOf(error: unknown): string {

@@ -97,8 +97,9 @@ export function emitDispatcher(buf: CodeBuffer, progs: readonly Address[], optio
  * `{ fallback: 'retpoline', thunk }` as a jump to the thunk, `{ fallback: 'indirect' }` as
  * `jmp rdx`.
  * @throws DispatcherError EINVAL for anything else (or a retpoline fallback without a thunk).
+ * @internal shared with emit-profile.ts; not exported from the package.
  */
-function fallbackJumpOf(options: EmitDispatcherOptions, what: string): FallbackJump {
+export function fallbackJumpOf(options: EmitDispatcherOptions, what: string): FallbackJump {
   const opts = optionsObject(options, what) as { jump?: unknown; fallback?: unknown; thunk?: unknown };
   if (opts.jump !== undefined) return checkJump(opts.jump, what);
   const { fallback, thunk } = opts;

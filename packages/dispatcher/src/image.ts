@@ -1,6 +1,7 @@
 import type { Region, TextArena } from '@bpf-dispatcher/text-poke';
 import type { Address } from '@bpf-dispatcher/x86';
 import { type EmitDispatcherOptions, HALF_SIZE, IMAGE_SIZE, generateImage } from './emit-dispatcher.js';
+import { type ProfilePlan, generateProfileImage } from './emit-profile.js';
 
 /**
  * The double-buffered dispatcher image of one {@link Dispatcher}: the kernel's
@@ -84,6 +85,20 @@ export class DispatcherImage {
   stage(offset: number, progs: readonly Address[], options: EmitDispatcherOptions): { address: bigint; bytes: Uint8Array } {
     const address = (this.page as Region).address + BigInt(offset);
     return { address, bytes: generateImage(address, progs, options, HALF_SIZE, this.staging) };
+  }
+
+  /**
+   * {@link stage} with the layout chosen by `weights` (emit-profile.ts), with its plan.
+   * @throws the errors of `generateProfileImage`.
+   */
+  stageProfile(
+    offset: number,
+    progs: readonly Address[],
+    weights: ReadonlyMap<bigint, number>,
+    options: EmitDispatcherOptions,
+  ): { address: bigint; bytes: Uint8Array; plan: ProfilePlan } {
+    const address = (this.page as Region).address + BigInt(offset);
+    return { address, ...generateProfileImage(address, progs, weights, options, HALF_SIZE, this.staging) };
   }
 
   /**

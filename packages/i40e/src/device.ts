@@ -1,4 +1,4 @@
-import { Mutex } from '@bpf-dispatcher/dispatcher';
+import { type DispatcherLayout, Mutex } from '@bpf-dispatcher/dispatcher';
 import { runtimeOf } from '@bpf-dispatcher/runtime';
 import { emitText, type Reader, type Region, type TextArena } from '@bpf-dispatcher/text-poke';
 import type { CodeBuffer } from '@bpf-dispatcher/x86';
@@ -11,6 +11,7 @@ import { createXskRing } from './afxdp/xsk-ring.js';
 import { emitDriverLoop } from './driver-loop.js';
 import { I40eError } from './errors.js';
 import { emitNapiPoll } from './napi-poll.js';
+import { type DispatcherProfile, type ProfileEveryOptions, callCounters, measureCalls } from './profile.js';
 import { createRxRing, FRAME_SLOT, isRxRing, type RingCounters, type RxMode, type RxRing, sumRingCounters } from './ring.js';
 import { defaultFlows, MAX_FLOWS } from './traffic/flows.js';
 import { buildUdpFrame, type UdpFlow } from './traffic/packet.js';
@@ -55,6 +56,12 @@ export interface I40eDeviceOptions {
    * through the trampoline's indirect jump (the benchmark's baseline).
    */
   readonly dispatcher?: boolean;
+  /**
+   * Layout of the shared xdp_call's dispatcher image: `kernel` (default; the kernel's image
+   * byte for byte) or `profile`, ordered by measured call frequencies — see
+   * {@link I40eDevice.profileDispatcher}. `profile` goes beyond the kernel.
+   */
+  readonly layout?: DispatcherLayout;
   /**
    * Check every packet's handler (default false): programs must sign packets as
    * `xdp_record` does; packets handled by any other program count as `misrouted`.
@@ -169,6 +176,10 @@ export class I40eDevice {
   readonly #xsk: XskPorts | undefined;
   /** Mode `capture`: the NIC behind each ring. */
   readonly #nics = new Map<RxRing, CaptureNic>();
+  /** Each ring's calls (packets that met a program) at the last successful profileDispatcher. */
+  #profiled = new Map<RxRing, bigint>();
+  /** Stops the running profileDispatcherEvery trigger, if any. */
+  #stopProfiling: (() => void) | null = null;
 
   /**
    * Validates every option before allocating; if an allocation fails part-way, everything
@@ -220,11 +231,14 @@ export class I40eDevice {
     if (verify && (mode === 'xsk' || mode === 'capture'))
       throw new I40eError('EINVAL', `I40eDevice: verifyHandlers needs a replay mode ('copy' or 'zc'), not '${mode}'`);
     if (xskPlan !== undefined) this.ringSize = xskPlan.ringSize;
+    if (opts.layout !== undefined && opts.layout !== 'kernel' && opts.layout !== 'profile')
+      throw new I40eError('EINVAL', `I40eDevice: layout must be 'kernel' or 'profile', got ${describe(opts.layout)}`);
     // validates maxProgs / syncTimeoutMs before it allocates
     this.xdpCall = defineXdpCall(arena, 'i40e_xdp_call', {
       ...(opts.retpoline === undefined ? {} : { retpoline: opts.retpoline }),
       ...(opts.maxProgs === undefined ? {} : { max: opts.maxProgs }),
       ...(opts.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: opts.syncTimeoutMs }),
+      ...(opts.layout === undefined ? {} : { layout: opts.layout }),
     });
     this.#claim = claimXdpCall(this.xdpCall, 'an i40e device');
     try {
@@ -561,6 +575,105 @@ export class I40eDevice {
   }
 
   /**
+   * Profile-guided dispatch (goes beyond the kernel): measure how often each program ran
+   * since the last call — from the rings' packet counters, as each netdev runs one program
+   * (packets that met a program are calls of it; netdevs sharing a program add up) — and
+   * hand the counts to the dispatcher as weights (`Dispatcher.setWeights`), which re-lays
+   * its image so that the programs carrying most packets are reached first (through the
+   * usual update: grace period, poke, flip; nothing when the image would not change).
+   * The first call measures from the device's creation. A ring whose counters were reset
+   * since counts from zero if they are now lower than at the last profile (a reset cannot
+   * be told apart otherwise: reset counters right after a profile, not between two).
+   *
+   * A period without calls changes nothing (the weights stay). Runs under the device's
+   * lock, one at a time with i40eXdpSetup, so each netdev's count goes to the program it
+   * runs. If the dispatcher refuses, the error is rethrown and the next call measures from
+   * the last successful profile.
+   * @throws I40eError EINVAL for a device without a dispatcher (`dispatcher: false`) or
+   *   whose layout is not `profile`; DISPOSED. DispatcherError from setWeights
+   *   (SYNC_TIMEOUT, POKE_FAILED; the live image stays as it was).
+   */
+  profileDispatcher(): Promise<DispatcherProfile> {
+    try {
+      this.checkProfile('profileDispatcher');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#setupLock.run(async () => {
+      this.check('profileDispatcher');
+      const now = callCounters(this.rings);
+      const measured = measureCalls(this.netdevs, this.#profiled, now);
+      const outcome = measured.calls === 0n ? null : await this.xdpCall.dispatcher.setWeights(measured.weights);
+      this.#profiled = now;
+      return Object.freeze({ netdevs: Object.freeze(measured.netdevs), calls: measured.calls, weights: measured.weights, outcome });
+    });
+  }
+
+  /**
+   * Run {@link profileDispatcher} every `intervalMs` milliseconds on an unref'd timer (it
+   * keeps no process alive) until the returned function is called or the device is
+   * disposed. A tick is skipped while the previous profile still runs. One trigger per
+   * device: a new call replaces the running one. Failures go to `options.onError` (the
+   * trigger keeps running). Goes beyond the kernel.
+   * @throws I40eError EINVAL for an interval that is not a finite number >= 1, callbacks
+   *   that are not functions, or a device profileDispatcher refuses; DISPOSED.
+   */
+  profileDispatcherEvery(intervalMs: number, options: ProfileEveryOptions = {}): () => void {
+    this.checkProfile('profileDispatcherEvery');
+    if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 1 || intervalMs > 2 ** 31 - 1)
+      throw new I40eError('EINVAL', `profileDispatcherEvery: intervalMs must be a number from 1 to 2^31-1, got ${describe(intervalMs)}`);
+    const opts = optionsObject(options, 'profileDispatcherEvery');
+    for (const name of ['onProfile', 'onError'] as const) {
+      if (opts[name] !== undefined && typeof opts[name] !== 'function')
+        throw new I40eError('EINVAL', `profileDispatcherEvery: ${name} must be a function, got ${describe(opts[name])}`);
+    }
+    this.#stopProfiling?.();
+    let running = false;
+    const tick = async () => {
+      try {
+        const profile = await this.profileDispatcher();
+        opts.onProfile?.(profile);
+      } catch (error) {
+        try {
+          opts.onError?.(error);
+        } catch {
+          // the callback's own failure has nowhere else to go
+        }
+      }
+    };
+    const timer = setInterval(() => {
+      if (running || this.isDisposed || this.#disposing !== null) return;
+      running = true;
+      void tick().finally(() => {
+        running = false;
+      });
+    }, intervalMs);
+    timer.unref();
+    const stop = () => {
+      clearInterval(timer);
+      if (this.#stopProfiling === stop) this.#stopProfiling = null;
+    };
+    this.#stopProfiling = stop;
+    return stop;
+  }
+
+  /** Whether a profileDispatcherEvery trigger runs. */
+  get profiling(): boolean {
+    return this.#stopProfiling !== null;
+  }
+
+  /** @throws I40eError DISPOSED, or EINVAL unless the device has a dispatcher with the `profile` layout. */
+  private checkProfile(what: string): void {
+    this.check(what);
+    if (!this.useDispatcher) throw new I40eError('EINVAL', `${what}: the device runs without a dispatcher (dispatcher: false)`);
+    if (this.xdpCall.dispatcher.layout !== 'profile')
+      throw new I40eError(
+        'EINVAL',
+        `${what}: the dispatcher's layout is '${this.xdpCall.dispatcher.layout}' (create the device with { layout: 'profile' })`,
+      );
+  }
+
+  /**
    * @internal run `fn` under the device's lock, after every earlier i40eXdpSetup of this
    * device has settled (the lock is the device's own; callers cannot reach or replace it).
    */
@@ -585,6 +698,7 @@ export class I40eDevice {
   dispose(): Promise<void> {
     if (this.isDisposed) return Promise.resolve();
     if (this.#disposing !== null) return this.#disposing;
+    this.#stopProfiling?.();
     const run = (async () => {
       try {
         await this.#setupLock.run(() => undefined);

@@ -55,6 +55,7 @@ export { type DeviceMode, I40eDevice, type I40eDeviceOptions, isI40eDevice, isNe
 export { emitDriverLoop } from './driver-loop.js';
 export { I40eError, type I40eErrorCode } from './errors.js';
 export { emitNapiPoll, type NapiPollOptions } from './napi-poll.js';
+export type { DispatcherProfile, NetdevCalls, ProfileEveryOptions } from './profile.js';
 export {
   BUFFER_STRIDE,
   COUNTERS,

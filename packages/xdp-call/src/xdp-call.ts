@@ -1,4 +1,13 @@
-import { type ChangeOutcome, Dispatcher, HALF_SIZE, Mutex, type Trampoline, createTrampoline, maxProgsForHalf } from '@bpf-dispatcher/dispatcher';
+import {
+  type ChangeOutcome,
+  Dispatcher,
+  type DispatcherLayout,
+  HALF_SIZE,
+  Mutex,
+  type Trampoline,
+  createTrampoline,
+  maxProgsForHalf,
+} from '@bpf-dispatcher/dispatcher';
 import { type Region, type TextArena, emitText } from '@bpf-dispatcher/text-poke';
 import { mov, pop, push, ret } from '@bpf-dispatcher/x86';
 import { emitXdpCallRun } from './call-site.js';
@@ -15,6 +24,12 @@ export interface XdpCallOptions {
   readonly max?: number;
   /** Grace-period timeout of the dispatcher, ms. */
   readonly syncTimeoutMs?: number;
+  /**
+   * The dispatcher's image layout (default `kernel`, the kernel's image byte for byte);
+   * `profile` orders it by the weights given to `call.dispatcher.setWeights()` (goes beyond
+   * the kernel; see the dispatcher's `DispatcherOptions.layout`).
+   */
+  readonly layout?: DispatcherLayout;
 }
 
 /**
@@ -106,6 +121,9 @@ export class XdpCall {
     if (opts.syncTimeoutMs !== undefined && !(typeof opts.syncTimeoutMs === 'number' && opts.syncTimeoutMs >= 0)) {
       throw new XdpError('EINVAL', `defineXdpCall: syncTimeoutMs must be a number >= 0, got ${describe(opts.syncTimeoutMs)}`);
     }
+    if (opts.layout !== undefined && opts.layout !== 'kernel' && opts.layout !== 'profile') {
+      throw new XdpError('EINVAL', `defineXdpCall: layout must be 'kernel' or 'profile', got ${describe(opts.layout)}`);
+    }
     const trampoline = createTrampoline(arena, { fallback: retpoline ? 'retpoline' : 'indirect' });
     const stubs: Region[] = [];
     try {
@@ -113,6 +131,7 @@ export class XdpCall {
       this.dispatcher = new Dispatcher(arena, trampoline, {
         ...(opts.max === undefined ? {} : { max: opts.max }),
         ...(opts.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: opts.syncTimeoutMs }),
+        ...(opts.layout === undefined ? {} : { layout: opts.layout }),
       });
       stubs.push(this.emitStub(false));
       stubs.push(this.emitStub(true));

@@ -11,6 +11,8 @@ import {
 } from '../bench/packet-cases.js';
 import { pinToCpu } from '../bench/pin.js';
 import { type KernelCase, kernelRxqInfoCase } from '../bench/kernel-case.js';
+import { KERNEL_DISPATCHER_SLOTS, kernelDispatcherCases } from '../bench/kernel-dispatcher.js';
+import { profileCases } from '../bench/profile-cases.js';
 import { measureLoadTimes } from '../bench/load-times.js';
 import { benchJson } from '../bench/bench-json.js';
 import { renderChart } from '../bench/chart.js';
@@ -92,14 +94,18 @@ function progressBar(total: number, enabled: boolean): (done: number) => void {
 
 /**
  * The running kernel's cases (group `kernel`) and how to release them, or why they cannot
- * run here (no bpf()). Today: `kernel-test-run`, the same as `kernel-dispatcher-1`. The
- * report takes `kernel-dispatcher-N` (N entries in the kernel's dispatcher) and
- * `kernel-full` (the dispatcher full: the retpoline fallback) too: return them here, in
- * the order to run (`kernelDispatcherCases` of kernel-dispatcher.ts has this shape).
+ * run here (no bpf()): `kernel-dispatcher-N` (the measured program and N-1 others in the
+ * kernel's dispatcher) for N = 1..16 and 48, and `kernel-full` (48 others: the call walks
+ * the full dispatcher and falls back through the retpoline), in the order to run. Where
+ * namespaces cannot be made but bpf() works, `kernel-test-run` alone (one entry).
  */
 function kernelCases(): { readonly cases: readonly KernelCase[]; dispose(): void } | { readonly skipped: string } {
+  // 1..16 as ours, and 48: the kernel's own slot count, the last that still finds a slot
+  const set = kernelDispatcherCases({ entries: [...Array.from({ length: 16 }, (_, i) => i + 1), KERNEL_DISPATCHER_SLOTS] });
+  if (!('skipped' in set)) return set;
+  // no namespaces here, but perhaps bpf(): the kernel's dispatcher with one entry only
   const one = kernelRxqInfoCase();
-  return 'skipped' in one ? one : { cases: [one], dispose: () => one.dispose() };
+  return 'skipped' in one ? { skipped: set.skipped } : { cases: [one], dispose: () => one.dispose() };
 }
 
 /** Dispatcher entries of a kernel case, from its name (`kernel-test-run` has 1; `kernel-full`: null, as the table's `full` row). */
@@ -107,16 +113,6 @@ function kernelEntries(name: string): number | null {
   if (name === 'kernel-test-run') return 1;
   const m = /^kernel-dispatcher-(\d+)$/.exec(name);
   return m === null ? null : Number(m[1]);
-}
-
-/**
- * The profile-guided dispatch cases (group `profile`), with their instructions per packet:
- * `profile-hot-16`, `zipf-kernel-16`, `zipf-profile-16`, `uniform-kernel-16`,
- * `uniform-profile-16`. None yet: the report, the targets and the chart show whichever are
- * returned here.
- */
-async function profileCases(): Promise<{ readonly cases: readonly PacketCase[]; readonly instructions: ReadonlyMap<string, number> }> {
-  return { cases: [], instructions: new Map() };
 }
 
 /** What a run sets up; released at the end, also when a step fails. */
