@@ -1,4 +1,5 @@
-import { alu, CodeBuffer, dword, type Gp64, mov, pop, push, qword, ret, shift, toAddress } from '@bpf-dispatcher/x86';
+import { XdpAction } from '@bpf-dispatcher/xdp-call';
+import { alu, CodeBuffer, dword, type Gp64, inc, jcc, type Label, mov, pop, push, qword, ret, shift, toAddress } from '@bpf-dispatcher/x86';
 import { I40eError } from './errors.js';
 import { DESC_SHIFT, FRAME_SLOT, RING } from './ring.js';
 import { describe } from './validate.js';
@@ -38,4 +39,28 @@ export function currentDesc(buf: CodeBuffer): void {
 export function checkEmit(buf: unknown, target: unknown, what: string, name: string): asserts buf is CodeBuffer {
   if (!(buf instanceof CodeBuffer)) throw new I40eError('EINVAL', `${what}: buf must be a CodeBuffer, got ${describe(buf)}`);
   toAddress(target, `${what}: ${name}`, (message) => new I40eError('EINVAL', message));
+}
+
+/**
+ * The verdict in eax, as both poll loops act on it (`i40e_run_xdp`'s switch): bind
+ * `verdict`; a value above XDP_REDIRECT jumps to `unknown`; otherwise the action's counter
+ * (`counters.actions[eax]` of the ring in rbx) is incremented and PASS jumps to `pass`, TX
+ * to `tx`; DROP, ABORTED and REDIRECT fall through. Clobbers rcx.
+ */
+export function emitVerdictSwitch(
+  buf: CodeBuffer,
+  actions: number,
+  labels: { verdict: Label; unknown: Label; pass: Label; tx: Label },
+): void {
+  buf.bind(labels.verdict);
+  alu(buf, 'cmp', 'eax', XdpAction.REDIRECT);
+  jcc(buf, 'a', labels.unknown);
+  mov(buf, 'ecx', 'eax');
+  shift(buf, 'shl', 'ecx', 3);
+  alu(buf, 'add', 'rcx', 'rbx');
+  inc(buf, qword('rcx', actions));
+  alu(buf, 'cmp', 'eax', XdpAction.PASS);
+  jcc(buf, 'e', labels.pass);
+  alu(buf, 'cmp', 'eax', XdpAction.TX);
+  jcc(buf, 'e', labels.tx);
 }

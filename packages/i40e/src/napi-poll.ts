@@ -17,7 +17,7 @@ import {
   word,
 } from '@bpf-dispatcher/x86';
 import { BPF_PROG, emitXdpCallRun, XDP_BUFF, XDP_HEADROOM, XdpAction } from '@bpf-dispatcher/xdp-call';
-import { checkEmit, copyFrame, currentDesc, epilogue, prologue } from './emit-common.js';
+import { checkEmit, copyFrame, currentDesc, emitVerdictSwitch, epilogue, prologue } from './emit-common.js';
 import { I40eError } from './errors.js';
 import { COUNTERS, DESC, FRAME_SHIFT, RING, type RxMode, STACK_ENTRY_SHIFT, StackEntryStruct } from './ring.js';
 import { describe } from './validate.js';
@@ -181,17 +181,7 @@ export function emitNapiPoll(buf: CodeBuffer, trampolineEntry: bigint, options: 
     buf.bind(signed);
   }
 
-  buf.bind(verdict);
-  alu(buf, 'cmp', 'eax', XdpAction.REDIRECT);
-  jcc(buf, 'a', unknown);
-  mov(buf, 'ecx', 'eax');
-  shift(buf, 'shl', 'ecx', 3);
-  alu(buf, 'add', 'rcx', 'rbx');
-  inc(buf, qword('rcx', C('actions')));
-  alu(buf, 'cmp', 'eax', XdpAction.PASS);
-  jcc(buf, 'e', pass);
-  alu(buf, 'cmp', 'eax', XdpAction.TX);
-  jcc(buf, 'e', tx);
+  emitVerdictSwitch(buf, C('actions'), { verdict, unknown, pass, tx });
 
   buf.bind(next);
   path.emitRecycle(buf);

@@ -34,7 +34,7 @@ import {
   test,
 } from '@bpf-dispatcher/x86';
 import { emitXdpCallRun, XDP_BUFF, XdpAction } from '@bpf-dispatcher/xdp-call';
-import { checkEmit, epilogue, prologue } from '../emit-common.js';
+import { checkEmit, emitVerdictSwitch, epilogue, prologue } from '../emit-common.js';
 import { I40eError } from '../errors.js';
 import { COUNTERS, RING } from '../ring.js';
 import { describe } from '../validate.js';
@@ -248,17 +248,7 @@ export function emitXskPoll(buf: CodeBuffer, trampolineEntry: bigint, options: X
   jcc(buf, 'e', noProg);
   emitXdpCallRun(buf, trampolineEntry, { ctx: 'r12', prog: 'rbp', ...(options.stats ? { statsScratch: 'r15' as const } : {}) });
 
-  buf.bind(verdict);
-  alu(buf, 'cmp', 'eax', XdpAction.REDIRECT);
-  jcc(buf, 'a', unknown);
-  mov(buf, 'ecx', 'eax');
-  shift(buf, 'shl', 'ecx', 3);
-  alu(buf, 'add', 'rcx', 'rbx');
-  inc(buf, qword('rcx', C('actions')));
-  alu(buf, 'cmp', 'eax', XdpAction.PASS);
-  jcc(buf, 'e', pass);
-  alu(buf, 'cmp', 'eax', XdpAction.TX);
-  jcc(buf, 'e', tx);
+  emitVerdictSwitch(buf, C('actions'), { verdict, unknown, pass, tx });
 
   // DROP, ABORTED, REDIRECT: the frame goes back to the fill ring
   buf.bind(recycle);
